@@ -1,0 +1,49 @@
+# Caravan: `make run` serves the demo, `make test` runs the whole suite. `make help` lists all.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format openapi migrate bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Caravan needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/.installed ## serve the API with demo data on http://127.0.0.1:8000 (embedded Postgres unless DATABASE_URL)
+	$(BIN)/caravan serve --migrate --demo
+
+test: $(VENV)/.installed-dev ## lint, then the whole suite against a real Postgres (DATABASE_URL or embedded)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy api schemas db
+
+format: $(VENV)/.installed-dev ## reformat the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+openapi: $(VENV)/.installed ## regenerate openapi.yaml from the app
+	$(BIN)/caravan openapi
+
+migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (or the embedded database)
+	$(BIN)/caravan migrate
+
+clean: ## remove the virtualenv and local state (embedded database included)
+	rm -rf $(VENV) .caravan .pytest_cache .ruff_cache .mypy_cache

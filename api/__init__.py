@@ -1,0 +1,1 @@
+"""Caravan: the HTTP API, its services and command line."""

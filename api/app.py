@@ -1,0 +1,139 @@
+"""The application factory: routes, dependencies, error mapping, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from api.config import Settings, load_settings
+from api.crypto import Keyring
+from api.deps import (
+    provide_account,
+    provide_caller,
+    provide_conn,
+    provide_keyring,
+    provide_passwords,
+    provide_settings,
+)
+from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
+from api.openapi import finalize
+from api.routes.accounts import AccountController, SessionController
+from api.routes.health import healthz, readyz
+from api.routes.orgs import OrgController
+from api.services.accounts import Passwords
+from db.pool import create_pool
+
+log = logging.getLogger("caravan")
+
+_JSON_TYPES = ("application/json", "application/merge-patch+json")
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-site",
+}
+
+
+class UnsupportedMediaType(ProblemError):
+    """Raised when a request body is not JSON."""
+
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+async def check_request_shape(request: Request[Any, Any, Any]) -> None:
+    """Refuse non-JSON bodies (415) and NUL characters anywhere in the input (400) up front."""
+    if "\x00" in request.url.path or "\x00" in (request.url.query or "") or "%00" in (request.url.query or ""):
+        raise BadRequest("The request contains a NUL character, which no field accepts.")
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    body = await request.body()
+    if not body:
+        return
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Send the body as application/json (got {content_type or 'no content type'!r})."
+        )
+    # JSON can only carry NUL as the escape \u0000; Postgres text cannot store it.
+    if b"\\u0000" in body.lower():
+        raise BadRequest("The body contains a NUL character (\\u0000), which no field accepts.")
+
+
+def add_security_headers(response: Response[Any]) -> Response[Any]:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litestar:
+    """Build the app. Tests pass `pool` (their own connection source); otherwise the lifespan opens one."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        if app.state.pool is not None:
+            yield
+            return
+        if settings.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set; `caravan serve` starts an embedded database")
+        app.state.pool = await create_pool(
+            settings.database_url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    state = State(
+        {
+            "settings": settings,
+            "pool": pool,
+            "keyring": Keyring(settings.secret_key),
+            "passwords": Passwords(settings),
+        }
+    )
+    app = Litestar(
+        route_handlers=[healthz, readyz, AccountController, SessionController, OrgController],
+        dependencies={
+            "conn": Provide(provide_conn),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "keyring": Provide(provide_keyring, sync_to_thread=False),
+            "passwords": Provide(provide_passwords, sync_to_thread=False),
+            "caller": Provide(provide_caller),
+            "account": Provide(provide_account),
+        },
+        state=state,
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=check_request_shape,
+        after_request=add_security_headers,
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="Caravan API",
+            version="0.1.0",
+            description=(
+                "Plan mobilizations with migrant-rights organizations: events, RSVPs, solidarity "
+                "trips, carpools and calendar feeds. Errors are RFC 9457 problem+json."
+            ),
+            path="/v1",
+            render_plugins=[ScalarRenderPlugin(path="/docs"), SwaggerRenderPlugin(path="/swagger")],
+            use_handler_docstrings=True,
+            create_examples=False,
+        ),
+        debug=False,
+    )
+    finalize(app)
+    return app

@@ -1,0 +1,131 @@
+"""The `caravan` command: serve, migrate, demo, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.config import ConfigError, Settings, load_settings
+
+_HANDLES: list[Any] = []  # embedded-database handles kept alive for the process
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+    if settings.database_url is None:
+        from db.embedded import start_embedded
+
+        print("DATABASE_URL is not set: starting the embedded PostgreSQL under .caravan/pgdata", file=sys.stderr)
+        url, handle = start_embedded()
+        _HANDLES.append(handle)
+        os.environ["DATABASE_URL"] = url  # inherited by server worker processes
+        settings = load_settings()
+    if settings.secret_key_generated and settings.mode == "development":
+        print("CARAVAN_SECRET_KEY is not set: using a development key kept in .caravan/secret_key", file=sys.stderr)
+    return settings
+
+
+async def _migrate(settings: Settings) -> list[int]:
+    from db.migrate import migrate
+    from db.pool import connect
+
+    assert settings.database_url
+    conn = await connect(settings.database_url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    applied = asyncio.run(_migrate(_settings()))
+    print(f"applied migrations: {', '.join(f'{v:04d}' for v in applied)}" if applied else "database is up to date")
+    return 0
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from api.demo import load_demo
+
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    print(asyncio.run(load_demo(settings)))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    if args.migrate:
+        asyncio.run(_migrate(settings))
+    if args.demo:
+        from api.demo import load_demo
+
+        print(asyncio.run(load_demo(settings)))
+    base = f"http://{args.host}:{args.port}"
+    print(f"Caravan is serving on {base}\n  docs:        {base}/v1/docs\n  openapi:     {base}/v1/openapi.json")
+    # No access log: it would record client addresses and secret paths (feed tokens).
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=settings.statement_timeout_ms // 1000 + 5,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from api.app import create_app
+    from api.openapi import render_yaml
+
+    os.environ.setdefault("CARAVAN_MODE", "test")
+    text = render_yaml(create_app(load_settings()))
+    path = Path(args.output)
+    if args.check:
+        current = path.read_text() if path.exists() else ""
+        if current != text:
+            print(f"{path} differs from the app; run `caravan openapi` and commit it", file=sys.stderr)
+            return 1
+        print(f"{path} matches the app")
+        return 0
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="caravan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.add_argument("--demo", action="store_true", help="load demo data first (once)")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="load demo organizations and events (once)").set_defaults(func=cmd_demo)
+    openapi = sub.add_parser("openapi", help="write openapi.yaml from the app")
+    openapi.add_argument("--check", action="store_true", help="exit 1 when the file differs")
+    openapi.add_argument("--output", default="openapi.yaml")
+    openapi.set_defaults(func=cmd_openapi)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Settings read once from the environment into a frozen, validated Struct."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+Mode = Literal["development", "production", "test"]
+MODES: tuple[str, ...] = ("development", "production", "test")
+LOCAL_STATE_DIR = Path(".caravan")
+
+
+class ConfigError(Exception):
+    """Raised at start-up when an environment variable holds an unusable value.
+
+    The message names every bad variable at once, so an operator fixes them in one go.
+    """
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the app needs from its environment. Nothing reads os.environ elsewhere."""
+
+    mode: Mode = "development"
+    database_url: str | None = None
+    secret_key: str
+    public_url: str = "http://127.0.0.1:8000"
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1_000_000
+    session_ttl_hours: int = 24 * 30
+    argon2_memory_kib: int = 19_456
+    argon2_time_cost: int = 2
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    pool_acquire_timeout_s: float = 5.0
+    statement_timeout_ms: int = 10_000
+    login_attempts_per_window: int = 10
+    login_window_s: int = 900
+    max_guests_per_rsvp: int = 10
+    secret_key_generated: bool = False
+
+
+def _int(env: Mapping[str, str], name: str, default: int, errors: list[str], low: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        errors.append(f"{name} must be a whole number, got {raw!r}")
+        return default
+    if value < low:
+        errors.append(f"{name} must be at least {low}, got {value}")
+    return value
+
+
+def _check_database_url(url: str, errors: list[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        errors.append("DATABASE_URL must start with postgresql:// (for example postgresql://user@host:5432/db)")
+        return
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        errors.append("DATABASE_URL has a malformed port")
+    if not parts.hostname and "host=" not in parts.query:
+        errors.append("DATABASE_URL names no host")
+
+
+def _local_secret() -> str:
+    """A development secret kept under .caravan/ so sessions survive restarts."""
+    path = LOCAL_STATE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    LOCAL_STATE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings; raise ConfigError listing every bad value."""
+    env = os.environ if env is None else env
+    errors: list[str] = []
+    mode = env.get("CARAVAN_MODE", "development")
+    if mode not in MODES:
+        errors.append(f"CARAVAN_MODE must be one of {', '.join(MODES)}, got {mode!r}")
+        mode = "production"
+
+    database_url = env.get("DATABASE_URL") or env.get("CARAVAN_DATABASE_URL") or None
+    if database_url is not None:
+        _check_database_url(database_url, errors)
+
+    secret = env.get("CARAVAN_SECRET_KEY", "")
+    generated = False
+    if not secret:
+        if mode == "production":
+            errors.append(
+                "CARAVAN_SECRET_KEY is required in production mode "
+                "(at least 32 characters; e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        else:
+            secret = _local_secret() if mode == "development" else secrets.token_urlsafe(48)
+            generated = True
+    elif len(secret) < 32:
+        errors.append("CARAVAN_SECRET_KEY must be at least 32 characters long")
+
+    public_url = env.get("CARAVAN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    if urlsplit(public_url).scheme not in ("http", "https"):
+        errors.append(f"CARAVAN_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+
+    cors = tuple(o.strip() for o in env.get("CARAVAN_CORS_ORIGINS", "").split(",") if o.strip())
+
+    settings_kwargs = {
+        "max_body_bytes": _int(env, "CARAVAN_MAX_BODY_BYTES", 1_000_000, errors, low=1024),
+        "session_ttl_hours": _int(env, "CARAVAN_SESSION_TTL_HOURS", 24 * 30, errors, low=1),
+        "argon2_memory_kib": _int(env, "CARAVAN_ARGON2_MEMORY_KIB", 19_456, errors, low=8),
+        "argon2_time_cost": _int(env, "CARAVAN_ARGON2_TIME_COST", 2, errors, low=1),
+        "pool_min_size": _int(env, "CARAVAN_POOL_MIN_SIZE", 2, errors, low=0),
+        "pool_max_size": _int(env, "CARAVAN_POOL_MAX_SIZE", 10, errors, low=1),
+        "statement_timeout_ms": _int(env, "CARAVAN_STATEMENT_TIMEOUT_MS", 10_000, errors, low=100),
+        "login_attempts_per_window": _int(env, "CARAVAN_LOGIN_ATTEMPTS", 10, errors, low=1),
+        "max_guests_per_rsvp": _int(env, "CARAVAN_MAX_GUESTS_PER_RSVP", 10, errors, low=0),
+    }
+    if errors:
+        raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(errors))
+    return Settings(
+        mode=mode,  # type: ignore[arg-type]
+        database_url=database_url,
+        secret_key=secret,
+        public_url=public_url,
+        cors_origins=cors,
+        secret_key_generated=generated,
+        **settings_kwargs,  # type: ignore[arg-type]
+    )

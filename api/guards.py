@@ -1,0 +1,35 @@
+"""Role guards: every org-scoped route asks here before it touches anything."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from api.errors import Forbidden, NotFound, Unauthorized
+from db.queries import orgs
+
+ROLE_RANK = {"member": 1, "organizer": 2, "owner": 3}
+
+
+def require_caller(account_id: UUID | None) -> UUID:
+    if account_id is None:
+        raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
+    return account_id
+
+
+async def require_org_role(
+    conn: asyncpg.Connection, slug: str, account_id: UUID | None, min_role: str
+) -> asyncpg.Record:
+    """The org row (with the caller's `role`) if the caller holds at least `min_role` in it.
+
+    Orgs are public, so a non-member learns nothing new from a 403.
+    """
+    caller = require_caller(account_id)
+    org = await orgs.select_org_with_role(conn, slug, caller)
+    if org is None:
+        raise NotFound(f"No organization has the slug {slug!r}.")
+    if org["role"] is None or ROLE_RANK[org["role"]] < ROLE_RANK[min_role]:
+        raise Forbidden(f"This needs the {min_role} role (or higher) in {slug}.")
+    return org
+

@@ -1,0 +1,1 @@
+"""Rules that span several queries, one module per resource."""

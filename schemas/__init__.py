@@ -1,0 +1,1 @@
+"""msgspec Structs: the wire contract."""
