@@ -73,7 +73,7 @@ CREATE TABLE events (
     cancelled_at        timestamptz,
     CONSTRAINT events_time_order_check CHECK (ends_at > starts_at),
     -- the backstop behind the conditional UPDATE that books places
-    CONSTRAINT events_capacity_check CHECK (capacity IS NULL OR places_taken <= capacity),
+    CONSTRAINT events_places_within_capacity_check CHECK (capacity IS NULL OR places_taken <= capacity),
     CONSTRAINT events_reveal_at_check CHECK ((location_policy = 'reveal_at') = (reveal_at IS NOT NULL)),
     CONSTRAINT events_share_token_hash_key UNIQUE (share_token_hash)
 );
@@ -113,7 +113,7 @@ CREATE TABLE shifts (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT shifts_time_order_check CHECK (ends_at > starts_at),
-    CONSTRAINT shifts_capacity_check CHECK (capacity IS NULL OR places_taken <= capacity)
+    CONSTRAINT shifts_places_within_capacity_check CHECK (capacity IS NULL OR places_taken <= capacity)
 );
 CREATE INDEX shifts_event_id_idx ON shifts (event_id, starts_at);
 
