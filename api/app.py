@@ -51,7 +51,11 @@ class UnsupportedMediaType(ProblemError):
 
 async def check_request_shape(request: Request[Any, Any, Any]) -> None:
     """Refuse non-JSON bodies (415) and NUL characters anywhere in the input (400) up front."""
-    if "\x00" in request.url.path or "\x00" in (request.url.query or "") or "%00" in (request.url.query or ""):
+    if (
+        "\x00" in request.url.path
+        or "\x00" in (request.url.query or "")
+        or "%00" in (request.url.query or "")
+    ):
         raise BadRequest("The request contains a NUL character, which no field accepts.")
     if request.method not in ("POST", "PUT", "PATCH"):
         return
@@ -84,7 +88,9 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             yield
             return
         if settings.database_url is None:
-            raise RuntimeError("DATABASE_URL is not set; `caravan serve` starts an embedded database")
+            raise RuntimeError(
+                "DATABASE_URL is not set; `caravan serve` starts an embedded database"
+            )
         app.state.pool = await create_pool(
             settings.database_url,
             min_size=settings.pool_min_size,
@@ -120,7 +126,9 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         before_request=check_request_shape,
         after_request=add_security_headers,
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
+        if settings.cors_origins
+        else None,
         openapi_config=OpenAPIConfig(
             title="Caravan API",
             version="0.1.0",

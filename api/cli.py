@@ -23,13 +23,19 @@ def _settings() -> Settings:
     if settings.database_url is None:
         from db.embedded import start_embedded
 
-        print("DATABASE_URL is not set: starting the embedded PostgreSQL under .caravan/pgdata", file=sys.stderr)
+        print(
+            "DATABASE_URL is not set: starting the embedded PostgreSQL under .caravan/pgdata",
+            file=sys.stderr,
+        )
         url, handle = start_embedded()
         _HANDLES.append(handle)
         os.environ["DATABASE_URL"] = url  # inherited by server worker processes
         settings = load_settings()
     if settings.secret_key_generated and settings.mode == "development":
-        print("CARAVAN_SECRET_KEY is not set: using a development key kept in .caravan/secret_key", file=sys.stderr)
+        print(
+            "CARAVAN_SECRET_KEY is not set: using a development key kept in .caravan/secret_key",
+            file=sys.stderr,
+        )
     return settings
 
 
@@ -47,7 +53,11 @@ async def _migrate(settings: Settings) -> list[int]:
 
 def cmd_migrate(_: argparse.Namespace) -> int:
     applied = asyncio.run(_migrate(_settings()))
-    print(f"applied migrations: {', '.join(f'{v:04d}' for v in applied)}" if applied else "database is up to date")
+    print(
+        f"applied migrations: {', '.join(f'{v:04d}' for v in applied)}"
+        if applied
+        else "database is up to date"
+    )
     return 0
 
 
@@ -71,7 +81,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         print(asyncio.run(load_demo(settings)))
     base = f"http://{args.host}:{args.port}"
-    print(f"Caravan is serving on {base}\n  docs:        {base}/v1/docs\n  openapi:     {base}/v1/openapi.json")
+    print(
+        f"Caravan is serving on {base}\n  docs:        {base}/v1/docs\n  openapi:     {base}/v1/openapi.json"
+    )
     # No access log: it would record client addresses and secret paths (feed tokens).
     uvicorn.run(
         "api.app:create_app",
@@ -98,7 +110,9 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     if args.check:
         current = path.read_text() if path.exists() else ""
         if current != text:
-            print(f"{path} differs from the app; run `caravan openapi` and commit it", file=sys.stderr)
+            print(
+                f"{path} differs from the app; run `caravan openapi` and commit it", file=sys.stderr
+            )
             return 1
         print(f"{path} matches the app")
         return 0
@@ -118,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true", help="load demo data first (once)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("demo", help="load demo organizations and events (once)").set_defaults(func=cmd_demo)
+    sub.add_parser("demo", help="load demo organizations and events (once)").set_defaults(
+        func=cmd_demo
+    )
     openapi = sub.add_parser("openapi", help="write openapi.yaml from the app")
     openapi.add_argument("--check", action="store_true", help="exit 1 when the file differs")
     openapi.add_argument("--output", default="openapi.yaml")

@@ -62,7 +62,9 @@ def _int(env: Mapping[str, str], name: str, default: int, errors: list[str], low
 def _check_database_url(url: str, errors: list[str]) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
-        errors.append("DATABASE_URL must start with postgresql:// (for example postgresql://user@host:5432/db)")
+        errors.append(
+            "DATABASE_URL must start with postgresql:// (for example postgresql://user@host:5432/db)"
+        )
         return
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port

@@ -16,7 +16,7 @@ DEMO_ORGS = [
         slug="frontera-unida",
         name="Frontera Unida",
         timezone="America/Tijuana",
-        description="Accompaniment and solidarity trips along the Tijuana–San Diego border.",
+        description="Accompaniment and solidarity trips along the Tijuana-San Diego border.",
     ),
     OrgCreate(
         slug="red-de-apoyo-cdmx",
@@ -52,7 +52,11 @@ async def load_demo(settings: Settings) -> str:
                 conn,
                 keyring,
                 Passwords(settings),
-                AccountCreate(email="organizer@example.org", display_name="Demo Organizer", password=DEMO_PASSWORD),
+                AccountCreate(
+                    email="organizer@example.org",
+                    display_name="Demo Organizer",
+                    password=DEMO_PASSWORD,
+                ),
             )
             for org in DEMO_ORGS:
                 await orgs.create_org(conn, owner.id, org)

@@ -74,3 +74,14 @@ async def provide_account(caller: NamedDependency[Caller | None]) -> Caller:
     if caller is None:
         raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
     return caller
+
+
+def provide_languages(request: Request[Any, Any, Any]) -> list[str]:
+    """The caller's languages, best first: `?lang=` then Accept-Language."""
+    from api.texts import parse_accept_language
+
+    preferred = []
+    lang = request.query_params.get("lang")
+    if lang and len(lang) <= 35:
+        preferred.append(lang.lower())
+    return preferred + parse_accept_language(request.headers.get("accept-language"))

@@ -172,6 +172,7 @@ def _field_error(item: dict[str, Any]) -> FieldError:
 
 # ---------------------------------------------------------------- handlers
 
+
 def handle_problem(_: Request[Any, Any, Any], exc: ProblemError) -> Response[bytes]:
     return problem_response(exc.status, exc.slug, exc.title, exc.detail, exc.errors, exc.headers)
 
@@ -242,24 +243,35 @@ def handle_postgres(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes
     """Map database errors no rule caught: integrity → 409/422, bad data → 400, outage → 503."""
     if isinstance(exc, asyncpg.UniqueViolationError):
         return problem_response(
-            409, "duplicate", "Already exists", f"This would duplicate an existing record ({exc.constraint_name})."
+            409,
+            "duplicate",
+            "Already exists",
+            f"This would duplicate an existing record ({exc.constraint_name}).",
         )
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return problem_response(
-            409, "conflict", "Conflicts with the current state",
+            409,
+            "conflict",
+            "Conflicts with the current state",
             f"A referenced record does not exist or is still referenced ({exc.constraint_name}).",
         )
     if isinstance(exc, asyncpg.CheckViolationError | asyncpg.ExclusionViolationError):
         return problem_response(
-            422, "rule-violation", "The request breaks a rule", f"The value breaks the rule {exc.constraint_name}."
+            422,
+            "rule-violation",
+            "The request breaks a rule",
+            f"The value breaks the rule {exc.constraint_name}.",
         )
     if isinstance(exc, asyncpg.DataError | asyncpg.CharacterNotInRepertoireError):
         return problem_response(
-            400, "invalid-request", _HTTP_TITLES[400][1],
+            400,
+            "invalid-request",
+            _HTTP_TITLES[400][1],
             "A value is out of range or contains characters that cannot be stored (such as NUL).",
         )
-    if isinstance(exc, _UNAVAILABLE) or isinstance(exc, asyncpg.PostgresError) and (
-        str(getattr(exc, "sqlstate", "")).startswith(("08", "53", "57"))
+    if isinstance(exc, _UNAVAILABLE) or (
+        isinstance(exc, asyncpg.PostgresError)
+        and (str(getattr(exc, "sqlstate", "")).startswith(("08", "53", "57")))
     ):
         log.warning("database unavailable: %s", type(exc).__name__)
         return unavailable_response()
@@ -268,7 +280,10 @@ def handle_postgres(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes
 
 def handle_unicode(_: Request[Any, Any, Any], exc: UnicodeError) -> Response[bytes]:
     return problem_response(
-        400, "invalid-request", _HTTP_TITLES[400][1], "Text must be valid Unicode (no lone surrogates)."
+        400,
+        "invalid-request",
+        _HTTP_TITLES[400][1],
+        "Text must be valid Unicode (no lone surrogates).",
     )
 
 

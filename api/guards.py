@@ -32,4 +32,3 @@ async def require_org_role(
     if org["role"] is None or ROLE_RANK[org["role"]] < ROLE_RANK[min_role]:
         raise Forbidden(f"This needs the {min_role} role (or higher) in {slug}.")
     return org
-

@@ -9,8 +9,8 @@ import yaml
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
-    OpenAPIMediaType,
     OpenAPI,
+    OpenAPIMediaType,
     OpenAPIResponse,
     Reference,
     Schema,
@@ -37,7 +37,9 @@ _BODY_METHODS = {"post", "put", "patch"}
 
 
 def _problem_components() -> dict[str, Schema]:
-    (_, components) = msgspec.json.schema_components([Problem, FieldError], ref_template="#/components/schemas/{name}")
+    (_, components) = msgspec.json.schema_components(
+        [Problem, FieldError], ref_template="#/components/schemas/{name}"
+    )
     return {name: Schema(**_schema_kwargs(body)) for name, body in components.items()}
 
 
@@ -63,7 +65,11 @@ def _schema_kwargs(body: dict[str, Any]) -> dict[str, Any]:
 def _problem_response(status: int) -> OpenAPIResponse:
     return OpenAPIResponse(
         description=_DESCRIPTIONS.get(status, "Error"),
-        content={PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))},
+        content={
+            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(
+                schema=Reference(ref="#/components/schemas/Problem")
+            )
+        },
     )
 
 
@@ -74,7 +80,9 @@ def finalize(app: Litestar) -> OpenAPI:
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
             for method in handler.http_methods:
-                problems[(route.path_format, method.lower())] = tuple(handler.opt.get("problems", ()))
+                problems[(route.path_format, method.lower())] = tuple(
+                    handler.opt.get("problems", ())
+                )
     schema.components = schema.components or Components()
     schemas = dict(schema.components.schemas or {})
     schemas.update(_problem_components())

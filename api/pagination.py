@@ -18,8 +18,7 @@ MAX_LIMIT = 200
 
 Limit = Annotated[
     int,
-    QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (at most 200)"
-    ),
+    QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (at most 200)"),
 ]
 Cursor = Annotated[
     str | None,

@@ -8,7 +8,9 @@ from typing import Any
 DEFAULT_DATA_DIR = Path(".caravan") / "pgdata"
 
 
-def start_embedded(data_dir: Path = DEFAULT_DATA_DIR, *, keep_running: bool = False) -> tuple[str, Any]:
+def start_embedded(
+    data_dir: Path = DEFAULT_DATA_DIR, *, keep_running: bool = False
+) -> tuple[str, Any]:
     """Start (or join) the embedded server; return its URL and a handle to keep alive.
 
     With keep_running the server outlives this process (demo data stays warm between runs);

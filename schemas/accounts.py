@@ -57,13 +57,18 @@ class Session(Struct):
     id: Id
     label: Annotated[str | None, Meta(examples=["Phone"])]
     expires_at: When
-    current: Annotated[bool, Meta(description="This is the session making the request", examples=[True])]
+    current: Annotated[
+        bool, Meta(description="This is the session making the request", examples=[True])
+    ]
 
 
 class SessionCreated(Struct):
     """The bearer token is shown once; only its hash is stored."""
 
-    token: Annotated[str, Meta(description="Send as `Authorization: Bearer <token>`", examples=["cvn_sess_3q2..."])]
+    token: Annotated[
+        str,
+        Meta(description="Send as `Authorization: Bearer <token>`", examples=["cvn_sess_3q2..."]),
+    ]
     session: Session
 
 

@@ -26,7 +26,12 @@ DisplayName = Annotated[
 ]
 Password = Annotated[
     str,
-    Meta(min_length=10, max_length=200, description="At least 10 characters", examples=["correct horse battery"]),
+    Meta(
+        min_length=10,
+        max_length=200,
+        description="At least 10 characters",
+        examples=["correct horse battery"],
+    ),
 ]
 Slug = Annotated[
     str,
@@ -50,7 +55,8 @@ Timezone = Annotated[
 ]
 ShortText = Annotated[str, Meta(max_length=200, pattern=r"^[^\x00]*$", examples=["Phone"])]
 LongText = Annotated[
-    str, Meta(max_length=20_000, pattern=r"^[^\x00]*$", examples=["We organize with migrant families."])
+    str,
+    Meta(max_length=20_000, pattern=r"^[^\x00]*$", examples=["We organize with migrant families."]),
 ]
 Url = Annotated[
     str,
@@ -58,5 +64,7 @@ Url = Annotated[
 ]
 NextCursor = Annotated[
     str | None,
-    Meta(description="Pass as `cursor` to get the next page; null on the last page", examples=[None]),
+    Meta(
+        description="Pass as `cursor` to get the next page; null on the last page", examples=[None]
+    ),
 ]

@@ -12,7 +12,10 @@ Role = Annotated[
     Literal["owner", "organizer", "member"],
     Meta(description="owner > organizer > member", examples=["organizer"]),
 ]
-OrgName = Annotated[str, Meta(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["Frontera Unida"])]
+OrgName = Annotated[
+    str,
+    Meta(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["Frontera Unida"]),
+]
 When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]
 
 
@@ -45,7 +48,7 @@ class OrgPatch(Struct, forbid_unknown_fields=True):
     name: OrgName | UnsetType = UNSET
     description: LongText | UnsetType = UNSET
     timezone: Timezone | UnsetType = UNSET
-    website: Url | None | UnsetType = UNSET
+    website: Url | UnsetType | None = UNSET
 
 
 class OrgPage(Struct):

@@ -9,7 +9,9 @@ class FieldError(Struct, frozen=True):
     """One bad field: where it is (a JSON pointer into the body, or #/query/<name>) and why."""
 
     pointer: Annotated[str, Meta(description="JSON pointer to the field", examples=["#/ends_at"])]
-    detail: Annotated[str, Meta(description="What is wrong with it", examples=["must be after starts_at"])]
+    detail: Annotated[
+        str, Meta(description="What is wrong with it", examples=["must be after starts_at"])
+    ]
 
 
 class Problem(Struct, frozen=True):

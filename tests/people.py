@@ -33,7 +33,9 @@ async def sign_up(client: httpx.AsyncClient, name: str = "Ana") -> Person:
     return Person(created.json(), login.json()["token"], email)
 
 
-async def create_org(client: httpx.AsyncClient, owner: Person, slug: str | None = None) -> dict[str, Any]:
+async def create_org(
+    client: httpx.AsyncClient, owner: Person, slug: str | None = None
+) -> dict[str, Any]:
     slug = slug or f"org-{next(_counter)}"
     response = await client.post(
         "/v1/orgs",
@@ -44,8 +46,12 @@ async def create_org(client: httpx.AsyncClient, owner: Person, slug: str | None 
     return response.json()  # type: ignore[no-any-return]
 
 
-async def join(client: httpx.AsyncClient, org: dict[str, Any], by: Person, who: Person, role: str) -> None:
+async def join(
+    client: httpx.AsyncClient, org: dict[str, Any], by: Person, who: Person, role: str
+) -> None:
     response = await client.post(
-        f"/v1/orgs/{org['slug']}/members", json={"email": who.email, "role": role}, headers=by.headers
+        f"/v1/orgs/{org['slug']}/members",
+        json={"email": who.email, "role": role},
+        headers=by.headers,
     )
     assert response.status_code == 201, response.text

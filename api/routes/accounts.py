@@ -41,7 +41,9 @@ class AccountController(Controller):
 
     @get("/v1/me", opt={"problems": (401,)})
     async def get_me(
-        self, conn: NamedDependency[asyncpg.Connection], keyring: NamedDependency[Keyring],
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
         account: NamedDependency[Caller],
     ) -> Account:
         """Your own account."""

@@ -25,5 +25,7 @@ async def readyz(state: State) -> Health:
         async with pool.acquire(timeout=2) as conn:
             await conn.fetchval("SELECT 1")
     except Exception:
-        raise ServiceUnavailable("The database does not answer.", headers={"Retry-After": "2"}) from None
+        raise ServiceUnavailable(
+            "The database does not answer.", headers={"Retry-After": "2"}
+        ) from None
     return Health(status="ok")

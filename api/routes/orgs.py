@@ -14,7 +14,17 @@ from api.crypto import Keyring
 from api.pagination import Cursor, Limit, link_header
 from api.services import orgs
 from api.services.accounts import Caller
-from schemas.orgs import Member, MemberAdd, MemberPage, MemberPatch, MyOrgPage, Org, OrgCreate, OrgPage, OrgPatch
+from schemas.orgs import (
+    Member,
+    MemberAdd,
+    MemberPage,
+    MemberPatch,
+    MyOrgPage,
+    Org,
+    OrgCreate,
+    OrgPage,
+    OrgPatch,
+)
 
 NameQuery = Annotated[
     str | None, QueryParameter(min_length=1, max_length=100, description="Part of the name")
@@ -26,16 +36,26 @@ class OrgController(Controller):
 
     @get("/v1/orgs")
     async def list_orgs(
-        self, conn: NamedDependency[asyncpg.Connection], q: NameQuery = None, cursor: Cursor = None,
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        q: NameQuery = None,
+        cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[OrgPage]:
         """The public directory of organizations, by name; `q` searches names."""
         page = await orgs.list_orgs(conn, q, cursor, limit)
-        return Response(page, headers=link_header("/v1/orgs", {"q": q, "limit": limit} if q else {"limit": limit}, page.next_cursor))
+        return Response(
+            page,
+            headers=link_header(
+                "/v1/orgs", {"q": q, "limit": limit} if q else {"limit": limit}, page.next_cursor
+            ),
+        )
 
     @post("/v1/orgs", opt={"problems": (401, 409, 422)})
     async def create_org(
-        self, conn: NamedDependency[asyncpg.Connection], account: NamedDependency[Caller],
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        account: NamedDependency[Caller],
         data: JSONBody[OrgCreate],
     ) -> Org:
         """Create an organization; you become its owner."""
@@ -43,12 +63,17 @@ class OrgController(Controller):
 
     @get("/v1/me/orgs", opt={"problems": (401,)})
     async def list_my_orgs(
-        self, conn: NamedDependency[asyncpg.Connection], account: NamedDependency[Caller],
-        cursor: Cursor = None, limit: Limit = 50,
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        account: NamedDependency[Caller],
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> Response[MyOrgPage]:
         """The organizations you belong to, with your role."""
         page = await orgs.list_my_orgs(conn, account.account_id, cursor, limit)
-        return Response(page, headers=link_header("/v1/me/orgs", {"limit": limit}, page.next_cursor))
+        return Response(
+            page, headers=link_header("/v1/me/orgs", {"limit": limit}, page.next_cursor)
+        )
 
     @get("/v1/orgs/{slug:str}", opt={"problems": (404,)})
     async def get_org(self, conn: NamedDependency[asyncpg.Connection], slug: FromPath[str]) -> Org:
@@ -57,41 +82,68 @@ class OrgController(Controller):
 
     @patch("/v1/orgs/{slug:str}", opt={"problems": (401, 403, 404, 422)})
     async def update_org(
-        self, conn: NamedDependency[asyncpg.Connection], caller: NamedDependency[Caller | None],
-        slug: FromPath[str], data: JSONBody[OrgPatch],
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        slug: FromPath[str],
+        data: JSONBody[OrgPatch],
     ) -> Org:
         """Change the profile (organizers and owners)."""
         return await orgs.update_org(conn, slug, caller.account_id if caller else None, data)
 
     @get("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404)})
     async def list_members(
-        self, conn: NamedDependency[asyncpg.Connection], caller: NamedDependency[Caller | None],
-        slug: FromPath[str], cursor: Cursor = None, limit: Limit = 50,
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        slug: FromPath[str],
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> Response[MemberPage]:
         """Members with their roles (organizers and owners)."""
-        page = await orgs.list_members(conn, slug, caller.account_id if caller else None, cursor, limit)
-        return Response(page, headers=link_header(f"/v1/orgs/{slug}/members", {"limit": limit}, page.next_cursor))
+        page = await orgs.list_members(
+            conn, slug, caller.account_id if caller else None, cursor, limit
+        )
+        return Response(
+            page,
+            headers=link_header(f"/v1/orgs/{slug}/members", {"limit": limit}, page.next_cursor),
+        )
 
     @post("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404, 409)})
     async def add_member(
-        self, conn: NamedDependency[asyncpg.Connection], keyring: NamedDependency[Keyring],
-        caller: NamedDependency[Caller | None], slug: FromPath[str], data: JSONBody[MemberAdd],
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        caller: NamedDependency[Caller | None],
+        slug: FromPath[str],
+        data: JSONBody[MemberAdd],
     ) -> Member:
         """Add someone with an account, by email (organizers and owners; owners add owners)."""
-        return await orgs.add_member(conn, keyring, slug, caller.account_id if caller else None, data)
+        return await orgs.add_member(
+            conn, keyring, slug, caller.account_id if caller else None, data
+        )
 
     @patch("/v1/orgs/{slug:str}/members/{account_id:uuid}", opt={"problems": (401, 403, 404, 409)})
     async def update_member(
-        self, conn: NamedDependency[asyncpg.Connection], caller: NamedDependency[Caller | None],
-        slug: FromPath[str], account_id: FromPath[UUID], data: JSONBody[MemberPatch],
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        slug: FromPath[str],
+        account_id: FromPath[UUID],
+        data: JSONBody[MemberPatch],
     ) -> Member:
         """Change a member's role; the last owner cannot be demoted."""
-        return await orgs.change_member_role(conn, slug, caller.account_id if caller else None, account_id, data)
+        return await orgs.change_member_role(
+            conn, slug, caller.account_id if caller else None, account_id, data
+        )
 
     @delete("/v1/orgs/{slug:str}/members/{account_id:uuid}", opt={"problems": (401, 403, 404, 409)})
     async def remove_member(
-        self, conn: NamedDependency[asyncpg.Connection], caller: NamedDependency[Caller | None],
-        slug: FromPath[str], account_id: FromPath[UUID],
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        slug: FromPath[str],
+        account_id: FromPath[UUID],
     ) -> None:
         """Remove a member, or leave (your own id); the last owner cannot leave."""
         await orgs.remove_member(conn, slug, caller.account_id if caller else None, account_id)

@@ -110,7 +110,9 @@ async def get_account(conn: asyncpg.Connection, keyring: Keyring, account_id: UU
     return _account(record, email or "")
 
 
-async def find_account_id_by_email(conn: asyncpg.Connection, keyring: Keyring, email: str) -> UUID | None:
+async def find_account_id_by_email(
+    conn: asyncpg.Connection, keyring: Keyring, email: str
+) -> UUID | None:
     record = await q.select_account_by_email(conn, keyring.lookup_hash(normalize_email(email)))
     return record["id"] if record else None
 
@@ -145,7 +147,9 @@ async def login(
     )
     return SessionCreated(
         token=token,
-        session=Session(id=row["id"], label=row["label"], expires_at=row["expires_at"], current=True),
+        session=Session(
+            id=row["id"], label=row["label"], expires_at=row["expires_at"], current=True
+        ),
     )
 
 
@@ -164,7 +168,9 @@ async def update_me(
     if isinstance(data.email, str):
         email = normalize_email(data.email)
         lookup = keyring.lookup_hash(email)
-        sealed = await encryption.seal(conn, keyring, "account", caller.account_id, EMAIL_CLASS, email)
+        sealed = await encryption.seal(
+            conn, keyring, "account", caller.account_id, EMAIL_CLASS, email
+        )
     record = await q.update_account(conn, caller.account_id, display_name, lookup, sealed)
     if record is None:
         raise Conflict("Another account already uses this email.")
@@ -188,7 +194,12 @@ async def list_sessions(
     rows = await sessions.select_account_sessions(conn, caller.account_id, after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["expires_at"], r["id"]))
     items = [
-        Session(id=r["id"], label=r["label"], expires_at=r["expires_at"], current=r["id"] == caller.session_id)
+        Session(
+            id=r["id"],
+            label=r["label"],
+            expires_at=r["expires_at"],
+            current=r["id"] == caller.session_id,
+        )
         for r in page
     ]
     return SessionPage(items=items, next_cursor=next_cursor)

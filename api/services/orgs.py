@@ -41,7 +41,19 @@ def check_timezone(name: str, pointer: str = "#/timezone") -> None:
 
 def _org(record: asyncpg.Record) -> Org:
     return msgspec.convert(
-        {k: record[k] for k in ("id", "slug", "name", "description", "timezone", "website", "created_at", "updated_at")},
+        {
+            k: record[k]
+            for k in (
+                "id",
+                "slug",
+                "name",
+                "description",
+                "timezone",
+                "website",
+                "created_at",
+                "updated_at",
+            )
+        },
         Org,
     )
 
@@ -77,7 +89,9 @@ async def get_org(conn: asyncpg.Connection, slug: str) -> Org:
     return _org(record)
 
 
-async def list_orgs(conn: asyncpg.Connection, q: str | None, cursor: str | None, limit: int) -> OrgPage:
+async def list_orgs(
+    conn: asyncpg.Connection, q: str | None, cursor: str | None, limit: int
+) -> OrgPage:
     after = decode_cursor(cursor, tuple[str, UUID])
     rows = await orgs.select_orgs(conn, _escape_like(q) if q else None, after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["sort_name"], r["id"]))
@@ -90,7 +104,9 @@ async def list_my_orgs(
     after = decode_cursor(cursor, tuple[str, UUID])
     rows = await orgs.select_account_orgs(conn, account_id, after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["sort_name"], r["id"]))
-    return MyOrgPage(items=[MyOrg(org=_org(r), role=r["role"]) for r in page], next_cursor=next_cursor)
+    return MyOrgPage(
+        items=[MyOrg(org=_org(r), role=r["role"]) for r in page], next_cursor=next_cursor
+    )
 
 
 async def update_org(
@@ -144,7 +160,9 @@ async def add_member(
     return _member(record)
 
 
-async def _owners_after_change(conn: asyncpg.Connection, org_id: UUID, target: asyncpg.Record) -> None:
+async def _owners_after_change(
+    conn: asyncpg.Connection, org_id: UUID, target: asyncpg.Record
+) -> None:
     if target["role"] == "owner" and await orgs.count_owners(conn, org_id) <= 1:
         raise Conflict("This is the last owner; make someone else an owner first.")
 
@@ -164,7 +182,12 @@ async def change_member_role(
     record = await orgs.update_membership_role(conn, org["id"], member_id, data.role)
     assert record is not None
     await audit.insert_audit_entry(
-        conn, org["id"], account_id, "member.role_changed", "account", member_id,
+        conn,
+        org["id"],
+        account_id,
+        "member.role_changed",
+        "account",
+        member_id,
         {"from": target["role"], "to": data.role},
     )
     return _member(record)
@@ -185,5 +208,10 @@ async def remove_member(
     await _owners_after_change(conn, org["id"], target)
     await orgs.delete_membership(conn, org["id"], member_id)
     await audit.insert_audit_entry(
-        conn, org["id"], account_id, "member.left" if leaving else "member.removed", "account", member_id
+        conn,
+        org["id"],
+        account_id,
+        "member.left" if leaving else "member.removed",
+        "account",
+        member_id,
     )

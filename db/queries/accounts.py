@@ -42,7 +42,9 @@ async def select_account(conn: asyncpg.Connection, account_id: UUID) -> asyncpg.
     )
 
 
-async def select_account_by_email(conn: asyncpg.Connection, email_lookup: bytes) -> asyncpg.Record | None:
+async def select_account_by_email(
+    conn: asyncpg.Connection, email_lookup: bytes
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, display_name, password_hash FROM accounts WHERE email_lookup = $1",
         email_lookup,
@@ -78,7 +80,9 @@ async def update_account(
         return None
 
 
-async def update_password_hash(conn: asyncpg.Connection, account_id: UUID, password_hash: str) -> None:
+async def update_password_hash(
+    conn: asyncpg.Connection, account_id: UUID, password_hash: str
+) -> None:
     await conn.execute(
         "UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1",
         account_id,

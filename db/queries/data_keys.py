@@ -49,7 +49,9 @@ async def select_data_key(
     )
 
 
-async def destroy_data_key(conn: asyncpg.Connection, scope: str, scope_id: UUID, data_class: str) -> bool:
+async def destroy_data_key(
+    conn: asyncpg.Connection, scope: str, scope_id: UUID, data_class: str
+) -> bool:
     status = await conn.execute(
         """
         UPDATE data_keys

@@ -6,11 +6,18 @@ from uuid import UUID
 
 import asyncpg
 
-ORG_COLUMNS = "o.id, o.slug, o.name, o.description, o.timezone, o.website, o.created_at, o.updated_at"
+ORG_COLUMNS = (
+    "o.id, o.slug, o.name, o.description, o.timezone, o.website, o.created_at, o.updated_at"
+)
 
 
 async def insert_org(
-    conn: asyncpg.Connection, slug: str, name: str, timezone: str, description: str, website: str | None
+    conn: asyncpg.Connection,
+    slug: str,
+    name: str,
+    timezone: str,
+    description: str,
+    website: str | None,
 ) -> asyncpg.Record | None:
     """Insert an org; None when the slug is taken."""
     return await conn.fetchrow(

@@ -27,7 +27,9 @@ async def hit_bucket(conn: asyncpg.Connection, bucket: bytes, window_s: int) -> 
     return row
 
 
-async def select_bucket(conn: asyncpg.Connection, bucket: bytes, window_s: int) -> asyncpg.Record | None:
+async def select_bucket(
+    conn: asyncpg.Connection, bucket: bytes, window_s: int
+) -> asyncpg.Record | None:
     """The live window's hits and seconds left; None when no window is open."""
     return await conn.fetchrow(
         """

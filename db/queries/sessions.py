@@ -26,7 +26,9 @@ async def insert_session(
     return row
 
 
-async def select_session_account(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+async def select_session_account(
+    conn: asyncpg.Connection, token_hash: bytes
+) -> asyncpg.Record | None:
     """The live session and its account for a token hash; None when unknown or expired."""
     return await conn.fetchrow(
         """
@@ -67,7 +69,9 @@ async def delete_session(conn: asyncpg.Connection, account_id: UUID, session_id:
     return status != "DELETE 0"
 
 
-async def delete_other_sessions(conn: asyncpg.Connection, account_id: UUID, keep_session_id: UUID) -> int:
+async def delete_other_sessions(
+    conn: asyncpg.Connection, account_id: UUID, keep_session_id: UUID
+) -> int:
     status = await conn.execute(
         "DELETE FROM sessions WHERE account_id = $1 AND id <> $2", account_id, keep_session_id
     )
