@@ -110,7 +110,9 @@ class SharedConnection:
         self._lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def acquire(self, timeout: float | None = None)  # noqa: ASYNC109 -> AsyncIterator[asyncpg.Connection]:
+    async def acquire(  # noqa: ASYNC109 - mirrors asyncpg.Pool.acquire
+        self, timeout: float | None = None
+    ) -> AsyncIterator[asyncpg.Connection]:
         async with self._lock:
             yield self.conn
 
