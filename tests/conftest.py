@@ -110,7 +110,7 @@ class SharedConnection:
         self._lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def acquire(  # noqa: ASYNC109 - mirrors asyncpg.Pool.acquire
+    async def acquire(  # mirrors asyncpg.Pool.acquire
         self, timeout: float | None = None
     ) -> AsyncIterator[asyncpg.Connection]:
         async with self._lock:
