@@ -16,12 +16,23 @@ from api.errors import ProblemError, Unauthorized
 from api.services.accounts import Caller, Passwords, authenticate
 
 
-async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """A pooled connection inside the request's transaction: commit on success, else roll back."""
+async def provide_conn(
+    request: Request[Any, Any, Any], state: State
+) -> AsyncGenerator[asyncpg.Connection, None]:
+    """A pooled connection inside the request's transaction: commit on success, else roll back.
+
+    It also authenticates the caller, before it yields: Litestar does not clean up a yield
+    dependency when a later dependency raises, so every 401 is raised here, never after.
+    """
     settings: Settings = state.settings
     async with state.pool.acquire(timeout=settings.pool_acquire_timeout_s) as conn:
         tx = conn.transaction()
         await tx.start()
+        try:
+            request.state.caller = await _authenticate(request, conn)
+        except BaseException:
+            await tx.rollback()
+            raise
         try:
             yield conn
         except ProblemError as exc:
@@ -32,6 +43,18 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
             raise
         else:
             await tx.commit()
+
+
+async def _authenticate(request: Request[Any, Any, Any], conn: asyncpg.Connection) -> Caller | None:
+    """The caller behind the bearer token; a bad token is a 401, never anonymous."""
+    token = bearer_token(request)
+    caller = await authenticate(conn, token) if token is not None else None
+    if token is not None and caller is None:
+        raise Unauthorized("This token is unknown, expired or revoked; log in again.")
+    # Handlers that take `account` need a signed-in caller.
+    if caller is None and "account" in request.route_handler.parsed_fn_signature.parameters:
+        raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
+    return caller
 
 
 def provide_settings(state: State) -> Settings:
@@ -56,23 +79,18 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return token.strip()
 
 
-async def provide_caller(
+def provide_caller(
     request: Request[Any, Any, Any], conn: NamedDependency[asyncpg.Connection]
 ) -> Caller | None:
-    """The signed-in caller, None for anonymous requests; a bad token is a 401, never anonymous."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    caller = await authenticate(conn, token)
-    if caller is None:
-        raise Unauthorized("This token is unknown, expired or revoked; log in again.")
-    return caller
+    """The signed-in caller, or None for anonymous requests (authenticated by provide_conn)."""
+    return request.state.caller  # type: ignore[no-any-return]
 
 
-async def provide_account(caller: NamedDependency[Caller | None]) -> Caller:
-    """The signed-in caller; 401 for anonymous requests."""
-    if caller is None:
-        raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
+def provide_account(
+    request: Request[Any, Any, Any], conn: NamedDependency[asyncpg.Connection]
+) -> Caller:
+    """The signed-in caller; provide_conn already answered 401 to anonymous requests."""
+    caller: Caller = request.state.caller
     return caller
 
 
