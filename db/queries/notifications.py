@@ -54,3 +54,21 @@ async def insert_rsvp_notification(
         kind,
         payload,
     )
+
+
+async def insert_rsvps_notifications(
+    conn: asyncpg.Connection, rsvp_ids: list[UUID], kind: str, payload: dict[str, Any]
+) -> int:
+    """The same notification about each of these RSVPs, to its account or its manage link."""
+    status = await conn.execute(
+        """
+        INSERT INTO notifications (account_id, rsvp_id, kind, event_id, payload)
+        SELECT r.account_id, CASE WHEN r.account_id IS NULL THEN r.id END, $2, r.event_id, $3
+          FROM rsvps r
+         WHERE r.id = ANY($1::uuid[])
+        """,
+        rsvp_ids,
+        kind,
+        payload,
+    )
+    return int(status.split()[-1])

@@ -1,0 +1,423 @@
+"""SQL for RSVPs: the locked place pools (event or shift), booking, the waitlist, lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+RSVP_COLUMNS = (
+    "r.id, r.event_id, r.shift_id, r.org_id, r.account_id, r.alias, r.guests, r.places, "
+    "r.language_needs, r.status, r.arrival, r.created_at, r.updated_at, r.cancelled_at, "
+    "r.checked_in_at"
+)
+
+# Which RSVPs share one pool of places: the event's own (no shift), or one shift's.
+# Chosen from this fixed mapping; `$1` is the event id and `$2` the shift id (NULL for the event).
+_POOL = {
+    False: "r.event_id = $1 AND r.shift_id IS NULL AND $2::uuid IS NULL",
+    True: "r.event_id = $1 AND r.shift_id = $2",
+}
+
+
+# ---------------------------------------------------------------- the place pools
+
+
+async def lock_event(conn: asyncpg.Connection, event_id: UUID) -> asyncpg.Record | None:
+    """Lock the event row and return its place counters.
+
+    Every change to places locks the event first (then the shift, always in this order), so
+    bookings, cancellations and promotions of one event run one after another and never
+    overbook; the CHECK (places_taken <= capacity) stays as the backstop.
+    """
+    return await conn.fetchrow(
+        """
+        SELECT id, org_id, status, visibility, starts_at, ends_at, capacity,
+               places_taken, places_waitlisted
+          FROM events
+         WHERE id = $1
+           FOR UPDATE
+        """,
+        event_id,
+    )
+
+
+async def lock_shift(
+    conn: asyncpg.Connection, event_id: UUID, shift_id: UUID
+) -> asyncpg.Record | None:
+    """Lock a shift of this event (after its event) and return its place counters."""
+    return await conn.fetchrow(
+        """
+        SELECT id, event_id, org_id, starts_at, ends_at, capacity,
+               places_taken, places_waitlisted
+          FROM shifts
+         WHERE id = $1 AND event_id = $2
+           FOR UPDATE
+        """,
+        shift_id,
+        event_id,
+    )
+
+
+async def add_places(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    shift_id: UUID | None,
+    taken: int,
+    waitlisted: int,
+) -> asyncpg.Record:
+    """Move the pool's counters by these deltas and give the event a new change_seq.
+
+    The CHECK (places_taken <= capacity) on both tables is the backstop behind the lock.
+    Returns the pool's new going/waitlisted/capacity.
+    """
+    if shift_id is None:
+        row = await conn.fetchrow(
+            """
+            UPDATE events
+               SET places_taken      = places_taken + $2,
+                   places_waitlisted = places_waitlisted + $3,
+                   change_seq        = nextval('change_seq')
+             WHERE id = $1
+         RETURNING org_id, places_taken AS going, places_waitlisted AS waitlisted, capacity
+            """,
+            event_id,
+            taken,
+            waitlisted,
+        )
+    else:
+        row = await conn.fetchrow(
+            """
+            WITH event AS (
+                UPDATE events SET change_seq = nextval('change_seq') WHERE id = $1
+            )
+            UPDATE shifts
+               SET places_taken      = places_taken + $3,
+                   places_waitlisted = places_waitlisted + $4
+             WHERE id = $2 AND event_id = $1
+         RETURNING org_id, places_taken AS going, places_waitlisted AS waitlisted, capacity
+            """,
+            event_id,
+            shift_id,
+            taken,
+            waitlisted,
+        )
+    assert row is not None
+    return row
+
+
+async def waitlist_blocks(
+    conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None, capacity: int | None
+) -> bool:
+    """Is anyone who could ever be admitted waiting in this pool? (Then newcomers queue too.)"""
+    return bool(
+        await conn.fetchval(
+            f"""
+            SELECT EXISTS (
+                SELECT 1
+                  FROM rsvps r
+                 WHERE {_POOL[shift_id is not None]}
+                   AND r.status = 'waitlisted'
+                   AND ($3::int IS NULL OR r.places <= $3)
+            )
+            """,
+            event_id,
+            shift_id,
+            capacity,
+        )
+    )
+
+
+async def promote_queue(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    shift_id: UUID | None,
+    free: int | None,
+    capacity: int | None,
+) -> list[asyncpg.Record]:
+    """Promote the longest prefix of the waitlist (by arrival) whose places fit in `free`.
+
+    Strict arrival order: the running sum only grows, so a group that does not fit stops
+    everyone behind it. A group larger than the whole capacity can never be admitted and is
+    left out of the queue so it holds nobody up. `free` NULL means unlimited.
+    """
+    return await conn.fetch(
+        f"""
+        WITH queue AS (
+            SELECT r.id, sum(r.places) OVER (ORDER BY r.arrival) AS running
+              FROM rsvps r
+             WHERE {_POOL[shift_id is not None]}
+               AND r.status = 'waitlisted'
+               AND ($4::int IS NULL OR r.places <= $4)
+        )
+        UPDATE rsvps r
+           SET status = 'going', updated_at = now()
+          FROM queue q
+         WHERE r.id = q.id
+           AND ($3::int IS NULL OR q.running <= $3)
+     RETURNING r.id, r.places, r.account_id, r.arrival
+        """,
+        event_id,
+        shift_id,
+        free,
+        capacity,
+    )
+
+
+# ---------------------------------------------------------------- one RSVP
+
+
+async def insert_rsvp(
+    conn: asyncpg.Connection,
+    *,
+    rsvp_id: UUID,
+    event_id: UUID,
+    shift_id: UUID | None,
+    org_id: UUID,
+    account_id: UUID | None,
+    alias: str,
+    contact_ciphertext: bytes | None,
+    contact_purge_after: datetime | None,
+    guests: int,
+    language_needs: list[str],
+    status: str,
+    manage_token_hash: bytes,
+) -> asyncpg.Record | None:
+    """Insert an RSVP; None when the account already has a live one for this event or shift."""
+    return await conn.fetchrow(
+        f"""
+        INSERT INTO rsvps AS r (id, event_id, shift_id, org_id, account_id, alias,
+                                contact_ciphertext, contact_purge_after, guests,
+                                language_needs, status, manage_token_hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT DO NOTHING
+        RETURNING {RSVP_COLUMNS}
+        """,
+        rsvp_id,
+        event_id,
+        shift_id,
+        org_id,
+        account_id,
+        alias,
+        contact_ciphertext,
+        contact_purge_after,
+        guests,
+        language_needs,
+        status,
+        manage_token_hash,
+    )
+
+
+async def select_rsvp(
+    conn: asyncpg.Connection, rsvp_id: UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = "FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {RSVP_COLUMNS}, r.contact_ciphertext FROM rsvps r WHERE r.id = $1 {lock}",
+        rsvp_id,
+    )
+
+
+async def select_rsvp_by_token_hash(
+    conn: asyncpg.Connection, manage_token_hash: bytes
+) -> asyncpg.Record | None:
+    """The RSVP behind a manage link (an indexed equality on the token's SHA-256)."""
+    return await conn.fetchrow(
+        f"SELECT {RSVP_COLUMNS} FROM rsvps r WHERE r.manage_token_hash = $1",
+        manage_token_hash,
+    )
+
+
+async def select_live_account_rsvp(
+    conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None, account_id: UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""
+        SELECT {RSVP_COLUMNS}
+          FROM rsvps r
+         WHERE {_POOL[shift_id is not None]}
+           AND r.account_id = $3
+           AND r.status <> 'cancelled'
+        """,
+        event_id,
+        shift_id,
+        account_id,
+    )
+
+
+async def waitlist_position(conn: asyncpg.Connection, rsvp: asyncpg.Record) -> int | None:
+    """1 for the head of the waitlist; None when the RSVP is not waitlisted."""
+    if rsvp["status"] != "waitlisted":
+        return None
+    position = await conn.fetchval(
+        f"""
+        SELECT count(*)
+          FROM rsvps r
+         WHERE {_POOL[rsvp["shift_id"] is not None]}
+           AND r.status = 'waitlisted'
+           AND r.arrival <= $3
+        """,
+        rsvp["event_id"],
+        rsvp["shift_id"],
+        rsvp["arrival"],
+    )
+    return int(position)
+
+
+async def update_rsvp_status(
+    conn: asyncpg.Connection, rsvp_id: UUID, status: str
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE rsvps AS r
+           SET status        = $2,
+               updated_at    = now(),
+               cancelled_at  = CASE WHEN $2 = 'cancelled' THEN now() ELSE r.cancelled_at END,
+               checked_in_at = CASE WHEN $2 = 'attended' THEN now() ELSE r.checked_in_at END
+         WHERE r.id = $1
+     RETURNING {RSVP_COLUMNS}
+        """,
+        rsvp_id,
+        status,
+    )
+    assert row is not None
+    return row
+
+
+async def update_rsvp_guests(
+    conn: asyncpg.Connection, rsvp_id: UUID, guests: int
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE rsvps AS r
+           SET guests = $2, updated_at = now()
+         WHERE r.id = $1
+     RETURNING {RSVP_COLUMNS}
+        """,
+        rsvp_id,
+        guests,
+    )
+    assert row is not None
+    return row
+
+
+# ---------------------------------------------------------------- counts
+
+
+async def select_language_need_counts(
+    conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None = None
+) -> list[asyncpg.Record]:
+    """People (places) who come with each language need, among going and attended RSVPs."""
+    return await conn.fetch(
+        f"""
+        SELECT need, sum(r.places)::int AS people
+          FROM rsvps r, unnest(r.language_needs) AS need
+         WHERE {_POOL[shift_id is not None]}
+           AND r.status IN ('going', 'attended')
+         GROUP BY need
+         ORDER BY need
+        """,
+        event_id,
+        shift_id,
+    )
+
+
+async def select_status_counts(
+    conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None
+) -> list[asyncpg.Record]:
+    """RSVPs and places per status in one pool (for organizers)."""
+    return await conn.fetch(
+        f"""
+        SELECT r.status, count(*)::int AS rsvps, sum(r.places)::int AS places
+          FROM rsvps r
+         WHERE {_POOL[shift_id is not None]}
+         GROUP BY r.status
+        """,
+        event_id,
+        shift_id,
+    )
+
+
+async def select_all_status_counts(
+    conn: asyncpg.Connection, event_id: UUID
+) -> list[asyncpg.Record]:
+    """RSVPs and places per status across the event and all its shifts (for organizers)."""
+    return await conn.fetch(
+        """
+        SELECT r.status, count(*)::int AS rsvps, sum(r.places)::int AS places
+          FROM rsvps r
+         WHERE r.event_id = $1
+         GROUP BY r.status
+        """,
+        event_id,
+    )
+
+
+# ---------------------------------------------------------------- lists
+
+
+_ATTENDEE_COLUMNS = f"""
+    {RSVP_COLUMNS}, r.contact_ciphertext, s.name AS shift_name
+"""
+
+
+async def select_attendees(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    *,
+    shift_id: UUID | None,
+    only_event: bool,
+    status: str | None,
+    after: int | None,
+    limit: int | None,
+) -> list[asyncpg.Record]:
+    """Attendees of an event in arrival order; filter by shift (or event-only) and status."""
+    return await conn.fetch(
+        f"""
+        SELECT {_ATTENDEE_COLUMNS}
+          FROM rsvps r
+          LEFT JOIN shifts s ON s.id = r.shift_id
+         WHERE r.event_id = $1
+           AND ($2::uuid IS NULL OR r.shift_id = $2)
+           AND (NOT $3 OR r.shift_id IS NULL)
+           AND ($4::text IS NULL OR r.status = $4)
+           AND ($5::bigint IS NULL OR r.arrival > $5)
+         ORDER BY r.arrival
+         LIMIT $6
+        """,
+        event_id,
+        shift_id,
+        only_event,
+        status,
+        after,
+        limit,
+    )
+
+
+async def select_account_rsvps(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """An account's RSVPs with their event's title and times, soonest event first."""
+    return await conn.fetch(
+        f"""
+        SELECT {RSVP_COLUMNS}, e.title AS event_title, e.languages AS event_languages,
+               e.starts_at AS event_starts_at, e.ends_at AS event_ends_at,
+               e.timezone AS event_timezone, e.status AS event_status,
+               s.name AS shift_name, s.starts_at AS shift_starts_at, s.ends_at AS shift_ends_at
+          FROM rsvps r
+          JOIN events e ON e.id = r.event_id
+          LEFT JOIN shifts s ON s.id = r.shift_id
+         WHERE r.account_id = $1
+           AND ($2::timestamptz IS NULL OR (e.starts_at, r.arrival) > ($2, $3))
+         ORDER BY e.starts_at, r.arrival
+         LIMIT $4
+        """,
+        account_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
