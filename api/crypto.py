@@ -6,10 +6,12 @@ only wrapped by the master key. Destroying the wrapped key shreds every copy of 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 import secrets
+from uuid import UUID
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -60,6 +62,7 @@ class Keyring:
         self._wrap_key = _derive(secret, b"wrap")
         self._lookup_key = _derive(secret, b"lookup")
         self._limiter_key = _derive(secret, b"rate-limit")
+        self._token_key = _derive(secret, b"derived-token")
 
     def lookup_hash(self, value: str) -> bytes:
         """Keyed hash used to find a row by a personal value (an email) without storing it."""
@@ -68,6 +71,12 @@ class Keyring:
     def limiter_bucket(self, *parts: str) -> bytes:
         """Keyed hash naming a rate-limit bucket, so no raw email or IP is ever stored."""
         return hmac.new(self._limiter_key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
+
+    def derived_token(self, prefix: str, purpose: str, subject: UUID) -> str:
+        """A 256-bit secret token recomputable from its subject (so a retried request can be
+        answered with the same token without storing it); store only its `token_hash`."""
+        mac = hmac.new(self._token_key, f"{purpose}:{subject}".encode(), hashlib.sha256)
+        return f"{prefix}_{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
 
     def new_wrapped_data_key(self, aad: bytes) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (the only one that is stored)."""
