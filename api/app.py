@@ -27,7 +27,7 @@ from api.deps import (
 from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
 from api.openapi import finalize
 from api.routes.accounts import AccountController, SessionController
-from api.routes.health import healthz, readyz
+from api.routes.health import healthz, openapi_json, readyz
 from api.routes.orgs import OrgController
 from api.services.accounts import Passwords
 from db.pool import create_pool
@@ -111,7 +111,14 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         }
     )
     app = Litestar(
-        route_handlers=[healthz, readyz, AccountController, SessionController, OrgController],
+        route_handlers=[
+            healthz,
+            readyz,
+            openapi_json,
+            AccountController,
+            SessionController,
+            OrgController,
+        ],
         dependencies={
             "conn": Provide(provide_conn),
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -136,8 +143,9 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
                 "Plan mobilizations with migrant-rights organizations: events, RSVPs, solidarity "
                 "trips, carpools and calendar feeds. Errors are RFC 9457 problem+json."
             ),
-            path="/v1",
-            render_plugins=[ScalarRenderPlugin(path="/docs"), SwaggerRenderPlugin(path="/swagger")],
+            # interactive docs at /docs; the contract itself at /v1/openapi.json
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
             use_handler_docstrings=True,
             create_examples=False,
         ),

@@ -155,7 +155,7 @@ _AT_PATH = re.compile(r" - at `([^`]*)`$")
 def _field_error(item: dict[str, Any]) -> FieldError:
     message = str(item.get("message", "invalid value"))
     key = str(item.get("key") or "")
-    source = item.get("source") or "body"
+    source = str(getattr(item.get("source"), "value", item.get("source") or "body"))
     at = _AT_PATH.search(message)
     if at:
         message = message[: at.start()]
@@ -287,6 +287,12 @@ def handle_unicode(_: Request[Any, Any, Any], exc: UnicodeError) -> Response[byt
     )
 
 
+def handle_recursion(_: Request[Any, Any, Any], exc: RecursionError) -> Response[bytes]:
+    return problem_response(
+        400, "invalid-request", _HTTP_TITLES[400][1], "The JSON document is nested too deeply."
+    )
+
+
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, _UNAVAILABLE):
         return unavailable_response()
@@ -301,6 +307,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     asyncpg.PostgresError: handle_postgres,
     asyncpg.InterfaceError: handle_postgres,
     UnicodeError: handle_unicode,
+    RecursionError: handle_recursion,
     OSError: handle_unexpected,
     asyncio.TimeoutError: handle_unexpected,
     Exception: handle_unexpected,

@@ -43,7 +43,7 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-def test_settings(database_url: str, **overrides: str) -> Settings:
+def settings_for(database_url: str, **overrides: str) -> Settings:
     env = {
         "CARAVAN_MODE": "test",
         "DATABASE_URL": database_url,
@@ -91,7 +91,7 @@ async def database_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return test_settings(database_url)
+    return settings_for(database_url)
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +154,7 @@ async def live_database_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def live_client(live_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client on an app with its own pool of 10 connections; tables are emptied afterwards."""
-    settings = test_settings(live_database_url, CARAVAN_POOL_MAX_SIZE="10")
+    settings = settings_for(live_database_url, CARAVAN_POOL_MAX_SIZE="10")
     pool = await create_pool(live_database_url, min_size=2, max_size=10)
     app = create_app(settings, pool=pool)
     transport = httpx.ASGITransport(app=app)

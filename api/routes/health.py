@@ -1,10 +1,11 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the published contract."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import get
+import msgspec
+from litestar import Request, get
 from litestar.datastructures import State
 
 from api.errors import ServiceUnavailable
@@ -29,3 +30,14 @@ async def readyz(state: State) -> Health:
             "The database does not answer.", headers={"Retry-After": "2"}
         ) from None
     return Health(status="ok")
+
+
+@get("/v1/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
+async def openapi_json(request: Request[Any, Any, Any]) -> bytes:
+    """The published contract (the same document as openapi.yaml)."""
+    app = request.app
+    cached: bytes | None = app.state.get("openapi_json")
+    if cached is None:
+        cached = msgspec.json.encode(app.openapi_schema.to_schema())
+        app.state.openapi_json = cached
+    return cached

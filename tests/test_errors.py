@@ -1,0 +1,159 @@
+"""Every error class answers RFC 9457 problem+json; nothing a client sends produces a 500."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from api.app import create_app
+from db.pool import create_pool
+from tests.conftest import settings_for
+from tests.faults import DatabaseProxy
+from tests.people import PASSWORD, sign_up
+from tests.problems import assert_problem
+
+
+async def test_unknown_route_is_a_404_problem(client):
+    assert_problem(await client.get("/v1/nothing-here"), 404, "not-found")
+
+
+async def test_wrong_method_is_a_405_problem(client):
+    assert_problem(await client.put("/v1/orgs"), 405, "method-not-allowed")
+
+
+async def test_malformed_json_is_a_400_problem(client):
+    response = await client.post(
+        "/v1/accounts", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, "invalid-request")
+
+
+async def test_wrong_type_names_the_field(client):
+    response = await client.post(
+        "/v1/accounts", json={"email": 5, "display_name": "A", "password": PASSWORD}
+    )
+    body = assert_problem(response, 400, "invalid-request", pointer="#/email")
+    assert "Expected str" in body["errors"][0]["detail"]
+
+
+async def test_nested_field_paths_are_json_pointers(client):
+    ana = await sign_up(client, "Ana")
+    org = await client.post(
+        "/v1/orgs", json={"slug": "x1", "name": "X", "timezone": "UTC"}, headers=ana.headers
+    )
+    assert org.status_code == 201
+    response = await client.post(
+        "/v1/orgs/x1/members", json={"email": "a@b.co", "role": "king"}, headers=ana.headers
+    )
+    assert_problem(response, 400, pointer="#/role")
+
+
+async def test_unknown_field_is_rejected_with_its_path(client):
+    response = await client.post(
+        "/v1/accounts",
+        json={"email": "a@example.org", "display_name": "A", "password": PASSWORD, "role": "owner"},
+    )
+    assert_problem(response, 400, "invalid-request", pointer="#/role")
+
+
+async def test_nul_byte_in_body_is_a_400_not_a_500(client):
+    response = await client.post(
+        "/v1/accounts",
+        content=json.dumps(
+            {"email": "n@example.org", "display_name": "A\u0000B", "password": PASSWORD}
+        ),
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 400, "invalid-request", detail_contains="NUL")
+
+
+async def test_nul_byte_in_query_is_a_400_not_a_500(client):
+    assert_problem(await client.get("/v1/orgs", params={"q": "a\x00b"}), 400)
+
+
+async def test_lone_surrogate_is_a_400_not_a_500(client):
+    response = await client.post(
+        "/v1/accounts",
+        content=b'{"email": "s@example.org", "display_name": "\\ud800", "password": "a long enough password"}',
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 400, "invalid-request")
+
+
+async def test_deeply_nested_json_is_a_400(client):
+    response = await client.post(
+        "/v1/accounts",
+        content=b"[" * 5000 + b"]" * 5000,
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 400)
+
+
+async def test_huge_numbers_and_long_strings_are_400(client):
+    response = await client.post(
+        "/v1/accounts",
+        json={"email": "h@example.org", "display_name": "x" * 10_000, "password": PASSWORD},
+    )
+    assert_problem(response, 400, pointer="#/display_name")
+    big = await client.get("/v1/orgs", params={"limit": 10**30})
+    assert_problem(big, 400, pointer="#/query/limit")
+
+
+async def test_oversized_body_is_a_413_problem(client, settings):
+    body = b'{"email": "' + b"a" * (settings.max_body_bytes + 10) + b'"}'
+    response = await client.post(
+        "/v1/accounts", content=body, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413, "body-too-large")
+
+
+async def test_non_json_body_is_a_415_problem(client):
+    response = await client.post(
+        "/v1/accounts",
+        content=b"email=a@b.co",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert_problem(response, 415, "unsupported-media-type")
+
+
+async def test_security_headers_are_set(client):
+    response = await client.get("/healthz")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_database_outage_is_a_503_with_retry_after_and_the_pool_recovers(live_database_url):
+    proxy = DatabaseProxy(live_database_url)
+    await proxy.start()
+    pool = await create_pool(proxy.url, min_size=1, max_size=2)
+    app = create_app(settings_for(live_database_url), pool=pool)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            assert (await http.get("/v1/orgs")).status_code == 200
+            await proxy.cut()
+            during = [await http.get("/v1/orgs") for _ in range(5)]
+            for response in during:
+                assert_problem(response, 503, "unavailable")
+                assert response.headers["retry-after"] == "2"
+            await proxy.restore()
+            # the pool replaces its dead connections by itself
+            after = [await http.get("/v1/orgs") for _ in range(3)]
+            assert [r.status_code for r in after] == [200, 200, 200]
+    finally:
+        await proxy.cut()
+        pool.terminate()
+
+
+async def test_readyz_is_503_when_the_database_is_gone(live_database_url):
+    pool = await create_pool(live_database_url, min_size=1, max_size=1)
+    app = create_app(settings_for(live_database_url), pool=pool)
+    await pool.close()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/readyz")
+        assert_problem(response, 503, "unavailable")
+        assert response.headers["retry-after"]
+        orgs = await http.get("/v1/orgs")
+        assert_problem(orgs, 503, "unavailable")
