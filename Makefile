@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format openapi migrate bench clean
+.PHONY: help run test lint format openapi migrate worker clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,7 +28,9 @@ run: $(VENV)/.installed ## serve the API with demo data on http://127.0.0.1:8000
 test: $(VENV)/.installed-dev ## lint, then the whole suite against a real Postgres (DATABASE_URL or embedded)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	@$(BIN)/python -m pytest -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 5; fi; \
+	exit $$status
 
 lint: $(VENV)/.installed-dev ## ruff and mypy
 	$(BIN)/ruff check .
@@ -44,6 +46,9 @@ openapi: $(VENV)/.installed ## regenerate openapi.yaml from the app
 
 migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (or the embedded database)
 	$(BIN)/caravan migrate
+
+worker: $(VENV)/.installed ## run the background worker (housekeeping, later deliveries and purges)
+	$(BIN)/caravan worker
 
 clean: ## remove the virtualenv and local state (embedded database included)
 	rm -rf $(VENV) .caravan .pytest_cache .ruff_cache .mypy_cache

@@ -1,4 +1,4 @@
-"""The `caravan` command: serve, migrate, demo, openapi."""
+"""The `caravan` command: serve, migrate, demo, worker, openapi."""
 
 from __future__ import annotations
 
@@ -100,6 +100,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from api.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(_settings(), interval_s=args.interval, once=args.once))
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.openapi import render_yaml
@@ -135,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="load demo organizations and events (once)").set_defaults(
         func=cmd_demo
     )
+    worker = sub.add_parser("worker", help="run background jobs (housekeeping)")
+    worker.add_argument("--interval", type=float, default=60.0, help="seconds between rounds")
+    worker.add_argument("--once", action="store_true", help="run one round and exit")
+    worker.set_defaults(func=cmd_worker)
     openapi = sub.add_parser("openapi", help="write openapi.yaml from the app")
     openapi.add_argument("--check", action="store_true", help="exit 1 when the file differs")
     openapi.add_argument("--output", default="openapi.yaml")
