@@ -82,7 +82,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(asyncio.run(load_demo(settings)))
     base = f"http://{args.host}:{args.port}"
     print(
-        f"Caravan is serving on {base}\n  docs:        {base}/v1/docs\n  openapi:     {base}/v1/openapi.json"
+        f"Caravan is serving on {base}\n"
+        f"  docs:         {base}/docs\n"
+        f"  openapi:      {base}/v1/openapi.json\n"
+        f"  demo org:     {base}/v1/orgs/frontera-unida\n"
+        f"  public list:  {base}/v1/events"
     )
     # No access log: it would record client addresses and secret paths (feed tokens).
     uvicorn.run(
