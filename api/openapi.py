@@ -12,6 +12,7 @@ from litestar.openapi.spec import (
     OpenAPI,
     OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
     Reference,
     Schema,
     SecurityScheme,
@@ -50,14 +51,17 @@ def _schema_kwargs(body: dict[str, Any]) -> dict[str, Any]:
         "description": body.get("description"),
         "required": body.get("required"),
     }
-    props = {}
+    props: dict[str, Schema | Reference] = {}
     for name, prop in body.get("properties", {}).items():
         if "$ref" in prop:
             props[name] = Reference(ref=prop["$ref"])
         elif prop.get("type") == "array":
             props[name] = Schema(type="array", items=Reference(ref=prop["items"]["$ref"]))
         else:
-            props[name] = Schema(type=prop.get("type"), examples=prop.get("examples"))
+            kind = prop.get("type")
+            props[name] = Schema(
+                type=OpenAPIType(kind) if kind else None, examples=prop.get("examples")
+            )
     kwargs["properties"] = props
     return {k: v for k, v in kwargs.items() if v is not None}
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-
-import asyncpg
+from typing import Any
 
 from api.config import Settings
 from db.pool import create_pool
@@ -15,7 +14,7 @@ from db.queries import housekeeping, sessions
 log = logging.getLogger("caravan.worker")
 
 
-async def run_housekeeping(conn: asyncpg.Connection) -> dict[str, int]:
+async def run_housekeeping(conn: Any) -> dict[str, int]:
     """Delete expired sessions, idempotency records and stale rate-limit windows."""
     async with conn.transaction():
         return {
