@@ -72,10 +72,20 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> None:
         raise BadRequest("The body contains a NUL character (\\u0000), which no field accepts.")
 
 
-def add_security_headers(response: Response[Any]) -> Response[Any]:
-    for name, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+def security_headers(settings: Settings) -> dict[str, str]:
+    headers = dict(_SECURITY_HEADERS)
+    if settings.hsts_seconds:
+        headers["Strict-Transport-Security"] = f"max-age={settings.hsts_seconds}; includeSubDomains"
+    return headers
+
+
+def _header_adder(headers: dict[str, str]) -> Any:
+    async def add_headers(response: Response[Any]) -> Response[Any]:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return add_headers
 
 
 def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litestar:
@@ -131,7 +141,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_request_shape,
-        after_request=add_security_headers,
+        after_request=_header_adder(security_headers(settings)),
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
         if settings.cors_origins

@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_attempts_per_window: int = 10
     login_window_s: int = 900
     max_guests_per_rsvp: int = 10
+    hsts_seconds: int = 0
     secret_key_generated: bool = False
 
 
@@ -129,6 +130,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "statement_timeout_ms": _int(env, "CARAVAN_STATEMENT_TIMEOUT_MS", 10_000, errors, low=100),
         "login_attempts_per_window": _int(env, "CARAVAN_LOGIN_ATTEMPTS", 10, errors, low=1),
         "max_guests_per_rsvp": _int(env, "CARAVAN_MAX_GUESTS_PER_RSVP", 10, errors, low=0),
+        "hsts_seconds": _int(env, "CARAVAN_HSTS_SECONDS", 0, errors, low=0),
     }
     if errors:
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(errors))

@@ -157,3 +157,11 @@ async def test_readyz_is_503_when_the_database_is_gone(live_database_url):
         assert response.headers["retry-after"]
         orgs = await http.get("/v1/orgs")
         assert_problem(orgs, 503, "unavailable")
+
+
+async def test_hsts_is_sent_when_configured(database_url):
+    app = create_app(settings_for(database_url, CARAVAN_HSTS_SECONDS="31536000"), pool=None)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/healthz")
+    assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
