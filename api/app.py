@@ -21,12 +21,14 @@ from api.deps import (
     provide_caller,
     provide_conn,
     provide_keyring,
+    provide_languages,
     provide_passwords,
     provide_settings,
 )
 from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
 from api.openapi import finalize
 from api.routes.accounts import AccountController, SessionController
+from api.routes.events import EventController, SeriesController
 from api.routes.health import healthz, openapi_json, readyz
 from api.routes.orgs import OrgController
 from api.services.accounts import Passwords
@@ -128,6 +130,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             AccountController,
             SessionController,
             OrgController,
+            EventController,
+            SeriesController,
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             "passwords": Provide(provide_passwords, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
             "account": Provide(provide_account, sync_to_thread=False),
+            "languages": Provide(provide_languages, sync_to_thread=False),
         },
         state=state,
         lifespan=[lifespan],

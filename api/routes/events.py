@@ -1,0 +1,452 @@
+"""Events: create, read, change, publish, postpone, cancel; discovery; co-hosts; series."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from api.config import Settings
+from api.errors import BadRequest
+from api.pagination import Cursor, Limit, link_header
+from api.services import events, series
+from api.services.accounts import Caller
+from schemas.events import (
+    Cohost,
+    CohostAdd,
+    CohostList,
+    Event,
+    EventCancel,
+    EventCreate,
+    EventPage,
+    EventPatch,
+    Kind,
+    Series,
+    SeriesCreate,
+)
+from schemas.problems import FieldError
+
+Lang = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=35,
+        description="Language for `display` (else Accept-Language, else the event's first)",
+    ),
+]
+FromQuery = Annotated[
+    datetime | None,
+    QueryParameter(
+        name="from",
+        description="Events still going on at or after this time (RFC 3339); default now",
+    ),
+]
+ToQuery = Annotated[
+    datetime | None, QueryParameter(description="Events starting before this time (RFC 3339)")
+]
+KindQuery = Annotated[list[Kind] | None, QueryParameter(description="Kinds (repeatable)")]
+TagQuery = Annotated[
+    list[str] | None,
+    QueryParameter(max_items=10, description="Events carrying every given tag (repeatable)"),
+]
+OrgQuery = Annotated[
+    str | None, QueryParameter(max_length=50, description="Hosted or co-hosted by this org")
+]
+LanguageQuery = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=35,
+        pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+        description="Held in this language (`es` also matches `es-MX`)",
+    ),
+]
+NearQuery = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=60,
+        description="`lat,lon`: sort by distance and return `distance_km` (needs radius_km)",
+    ),
+]
+RadiusQuery = Annotated[
+    float | None,
+    QueryParameter(gt=0, le=20_000, description="Kilometres around `near` (great-circle)"),
+]
+TextQuery = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=200,
+        description="Words in title, summary or description (any language)",
+    ),
+]
+IncludeCancelled = Annotated[
+    bool, QueryParameter(description="Also list cancelled events (so calendars can update)")
+]
+IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
+Scope = Annotated[
+    Literal["this", "this_and_following"],
+    QueryParameter(
+        name="scope", description="Change only this occurrence, or it and every later one"
+    ),
+]
+
+
+def _account_id(caller: Caller | None) -> UUID | None:
+    return caller.account_id if caller else None
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise BadRequest(
+            f"`{name}` needs a UTC offset (e.g. 2026-12-05T10:00:00-08:00 or …Z).",
+            errors=[FieldError(pointer=f"#/query/{name}", detail="datetime without offset")],
+        )
+    return value
+
+
+def _cached_page(
+    page: EventPage, if_none_match: str | None, headers: dict[str, str]
+) -> Response[EventPage]:
+    """The page with an ETag (a hash of the body); 304 when the client already has it."""
+    body = msgspec.json.encode(page)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        **headers,
+        "ETag": etag,
+        "Vary": "Accept-Language, Authorization",
+        "Cache-Control": "no-cache",
+    }
+    if if_none_match and (
+        if_none_match.strip() == "*"
+        or etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    ):
+        return Response(content=b"", status_code=304, headers=headers)  # type: ignore[arg-type]
+    return Response(content=body, media_type="application/json", headers=headers)  # type: ignore[arg-type]
+
+
+class EventController(Controller):
+    tags = ["events"]
+
+    @post("/v1/orgs/{slug:str}/events", opt={"problems": (401, 403, 404, 422)})
+    async def create_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        slug: FromPath[str],
+        data: JSONBody[EventCreate],
+    ) -> Event:
+        """Create an event as a draft (organizers and owners); private events get a share link."""
+        return await events.create_event(
+            conn, settings.public_url, slug, _account_id(caller), data, languages
+        )
+
+    @get("/v1/orgs/{slug:str}/events", opt={"problems": (404, 422)})
+    async def list_org_events(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        slug: FromPath[str],
+        if_none_match: IfNoneMatch = None,
+        from_: FromQuery = None,
+        to: ToQuery = None,
+        include_cancelled: IncludeCancelled = False,
+        lang: Lang = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Response[EventPage]:
+        """An org's upcoming events and those it co-hosts (members also see members-only ones,
+        organizers also drafts and private ones)."""
+        query = events.EventQuery(
+            starts_from=_aware("from", from_),
+            starts_to=_aware("to", to),
+            include_cancelled=include_cancelled,
+        )
+        page = await events.list_events(
+            conn, _account_id(caller), query, cursor, limit, languages, org_slug=slug
+        )
+        params = {"from": from_, "to": to, "include_cancelled": include_cancelled or None}
+        params.update(lang=lang, limit=limit)
+        return _cached_page(
+            page,
+            if_none_match,
+            link_header(
+                f"/v1/orgs/{slug}/events",
+                {
+                    k: v.isoformat() if isinstance(v, datetime) else v
+                    for k, v in params.items()
+                    if v is not None
+                },
+                page.next_cursor,
+            ),
+        )
+
+    @get("/v1/events", opt={"problems": (401, 422)})
+    async def list_events(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        if_none_match: IfNoneMatch = None,
+        from_: FromQuery = None,
+        to: ToQuery = None,
+        kind: KindQuery = None,
+        tag: TagQuery = None,
+        org: OrgQuery = None,
+        language: LanguageQuery = None,
+        near: NearQuery = None,
+        radius_km: RadiusQuery = None,
+        q: TextQuery = None,
+        include_cancelled: IncludeCancelled = False,
+        lang: Lang = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Response[EventPage]:
+        """Find upcoming public events (and your orgs' members-only ones): by time, kind, tag,
+        org, language, words, or distance from a point."""
+        query = events.EventQuery(
+            starts_from=_aware("from", from_),
+            starts_to=_aware("to", to),
+            kinds=kind,
+            tags=tag,
+            org=org,
+            language=language,
+            near=events.parse_near(near) if near is not None else None,
+            radius_km=radius_km,
+            text=q,
+            include_cancelled=include_cancelled,
+        )
+        page = await events.list_events(conn, _account_id(caller), query, cursor, limit, languages)
+        params = {
+            "from": from_.isoformat() if from_ else None,
+            "to": to.isoformat() if to else None,
+            "kind": kind,
+            "tag": tag,
+            "org": org,
+            "language": language,
+            "near": near,
+            "radius_km": radius_km,
+            "q": q,
+            "include_cancelled": "true" if include_cancelled else None,
+            "lang": lang,
+            "limit": limit,
+        }
+        return _cached_page(
+            page,
+            if_none_match,
+            link_header(
+                "/v1/events", {k: v for k, v in params.items() if v is not None}, page.next_cursor
+            ),
+        )
+
+    @get("/v1/events/{event_id:uuid}", opt={"problems": (404,)})
+    async def get_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        event_id: FromPath[UUID],
+        lang: Lang = None,
+    ) -> Event:
+        """An event, with its location as precise as you may know it."""
+        return await events.get_event(conn, event_id, _account_id(caller), languages)
+
+    @get("/v1/events/shared/{token:str}", opt={"problems": (404,)})
+    async def get_shared_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        token: FromPath[str],
+        lang: Lang = None,
+    ) -> Event:
+        """A private event, through its share link."""
+        return await events.get_shared_event(conn, token, _account_id(caller), languages)
+
+    @patch("/v1/events/{event_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
+    async def update_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        event_id: FromPath[UUID],
+        data: JSONBody[EventPatch],
+    ) -> Event:
+        """Change an event (organizers of a hosting org); new times republish a postponed one."""
+        return await events.update_event(
+            conn, settings.public_url, event_id, _account_id(caller), data, languages
+        )
+
+    @delete("/v1/events/{event_id:uuid}", opt={"problems": (401, 403, 404, 409)})
+    async def delete_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        event_id: FromPath[UUID],
+    ) -> None:
+        """Delete a draft; published events are cancelled instead."""
+        await events.delete_event(conn, event_id, _account_id(caller))
+
+    @post(
+        "/v1/events/{event_id:uuid}/publish",
+        status_code=200,
+        opt={"problems": (401, 403, 404, 409)},
+    )
+    async def publish_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        event_id: FromPath[UUID],
+    ) -> Event:
+        """Publish a draft."""
+        return await events.publish_event(conn, event_id, _account_id(caller), languages)
+
+    @post(
+        "/v1/events/{event_id:uuid}/postpone",
+        status_code=200,
+        opt={"problems": (401, 403, 404, 409)},
+    )
+    async def postpone_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        event_id: FromPath[UUID],
+    ) -> Event:
+        """Postpone a published event until new times are known; everyone coming is told."""
+        return await events.postpone_event(conn, event_id, _account_id(caller), languages)
+
+    @post(
+        "/v1/events/{event_id:uuid}/cancel", status_code=200, opt={"problems": (401, 403, 404, 409)}
+    )
+    async def cancel_event(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        event_id: FromPath[UUID],
+        data: JSONBody[EventCancel],
+    ) -> Event:
+        """Cancel an event, with a reason everyone coming is told; cancelled is final."""
+        return await events.cancel_event(
+            conn, event_id, _account_id(caller), data.reason, languages
+        )
+
+    @post(
+        "/v1/events/{event_id:uuid}/share-link",
+        status_code=200,
+        opt={"problems": (401, 403, 404, 409)},
+    )
+    async def rotate_share_link(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        event_id: FromPath[UUID],
+    ) -> Event:
+        """A new share link for a private event (in `share_url`); the old one stops working."""
+        return await events.rotate_share_link(
+            conn, settings.public_url, event_id, _account_id(caller), languages
+        )
+
+    @get("/v1/events/{event_id:uuid}/cohosts", opt={"problems": (401, 403, 404)})
+    async def list_cohosts(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        event_id: FromPath[UUID],
+    ) -> CohostList:
+        """The co-hosting organizations and their access (organizers)."""
+        return await events.list_cohosts(conn, event_id, _account_id(caller))
+
+    @post("/v1/events/{event_id:uuid}/cohosts", opt={"problems": (401, 403, 404, 409, 422)})
+    async def add_cohost(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        event_id: FromPath[UUID],
+        data: JSONBody[CohostAdd],
+    ) -> Cohost:
+        """Add a co-hosting organization (organizers of the creating org)."""
+        return await events.add_cohost(conn, event_id, _account_id(caller), data)
+
+    @delete("/v1/events/{event_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
+    async def remove_cohost(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        event_id: FromPath[UUID],
+        slug: FromPath[str],
+    ) -> None:
+        """Remove a co-hosting organization (organizers of the creating org)."""
+        await events.remove_cohost(conn, event_id, _account_id(caller), slug)
+
+
+class SeriesController(Controller):
+    tags = ["events"]
+
+    @post("/v1/orgs/{slug:str}/series", opt={"problems": (401, 403, 404, 422)})
+    async def create_series(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        slug: FromPath[str],
+        data: JSONBody[SeriesCreate],
+    ) -> Series:
+        """Create a weekly or monthly series; each occurrence is a real event."""
+        return await series.create_series(
+            conn, settings.public_url, slug, _account_id(caller), data, languages
+        )
+
+    @get("/v1/series/{series_id:uuid}", opt={"problems": (404,)})
+    async def get_series(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        languages: NamedDependency[list[str]],
+        series_id: FromPath[UUID],
+        lang: Lang = None,
+    ) -> Series:
+        """A series and the occurrences you may see."""
+        return await series.get_series(conn, series_id, _account_id(caller), languages)
+
+    @patch(
+        "/v1/series/{series_id:uuid}/occurrences/{index:int}",
+        opt={"problems": (401, 403, 404, 409, 422)},
+    )
+    async def update_occurrences(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        series_id: FromPath[UUID],
+        index: FromPath[int],
+        data: JSONBody[EventPatch],
+        edit_scope: Scope = "this",
+    ) -> Series:
+        """Change one occurrence, or it and every later one (a time change moves each by the
+        same wall-clock amount in the series' time zone)."""
+        return await series.update_occurrences(
+            conn,
+            settings.public_url,
+            series_id,
+            index,
+            _account_id(caller),
+            data,
+            edit_scope,
+            languages,
+        )

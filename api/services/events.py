@@ -1,0 +1,894 @@
+"""Events: lifecycle rules, who may see and edit what, protected locations, and discovery.
+
+Who sees an event:
+- drafts: organizers of a hosting org (the creating org or a co-host) only;
+- public: everyone; members: members of a hosting org (others get a 404);
+- private: organizers, and anyone holding the share link (`/v1/events/shared/{token}`).
+
+Where it is (`location_for`): with location policy `attendees` or `reveal_at`, everyone but
+organizers and confirmed attendees (an RSVP going or attended; for `reveal_at` only from that
+time on) sees the coarse `area` and lat/lon on a ~5 km grid. That grid point is computed when
+the event is written (`public_lat`/`public_lon`) and is the only point lists and distances use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from msgspec import UNSET
+
+from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
+from api.guards import require_org_role
+from api.pagination import decode_cursor, split_page
+from api.services.orgs import check_timezone
+from api.services.waitlist import promote_waitlist
+from api.texts import choose_language, pick
+from db.queries import events, orgs
+from db.queries.notifications import insert_event_notifications
+from db.queries.outbox import insert_outbox_entry
+from schemas.events import (
+    Cohost,
+    CohostAdd,
+    CohostList,
+    Counts,
+    Display,
+    Event,
+    EventCreate,
+    EventLinks,
+    EventPage,
+    EventPatch,
+    Location,
+)
+from schemas.problems import FieldError
+
+#: public lat/lon of protected locations snap to this grid (degrees; ≈ 5.5 km of latitude)
+GRID_DEGREES = 0.05
+EARTH_RADIUS_KM = 6371.0088
+
+#: a change to any of these is a change a calendar shows: `sequence` rises
+CALENDAR_COLUMNS = frozenset(
+    {
+        "title",
+        "summary",
+        "description",
+        "starts_at",
+        "ends_at",
+        "timezone",
+        "venue_name",
+        "venue_address",
+        "venue_lat",
+        "venue_lon",
+        "area",
+        "virtual_url",
+    }
+)
+#: a change to any of these tells everyone coming that the event moved
+MOVE_COLUMNS = frozenset(
+    {
+        "starts_at",
+        "ends_at",
+        "venue_name",
+        "venue_address",
+        "venue_lat",
+        "venue_lon",
+        "area",
+        "virtual_url",
+    }
+)
+
+NOT_VISIBLE = "No event has this id, or it is not visible to you."
+
+
+# ---------------------------------------------------------------- standing and visibility
+
+
+def is_organizer(row: Mapping[str, Any]) -> bool:
+    """Organizer or owner of the creating org or of a co-hosting org."""
+    return max(row["host_rank"], row["cohost_rank"]) >= 2
+
+
+def is_member(row: Mapping[str, Any]) -> bool:
+    """Any role in the creating org or a co-hosting org."""
+    return max(row["host_rank"], row["cohost_rank"]) >= 1
+
+
+def can_view(row: Mapping[str, Any], *, via_share_link: bool = False) -> bool:
+    if is_organizer(row):
+        return True
+    if row["status"] == "draft":
+        return False
+    if row["visibility"] == "public":
+        return True
+    if row["visibility"] == "members":
+        return is_member(row)
+    return via_share_link
+
+
+async def require_event_organizer(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    account_id: UUID | None,
+    *,
+    attendee_access: bool = False,
+    for_update: bool = False,
+) -> asyncpg.Record:
+    """The event row if the caller organizes it (organizer/owner of a hosting org).
+
+    With `attendee_access`, co-hosts count only when the creating org granted them attendee
+    access. Anonymous → 401; an event the caller may not see → 404; seen but no role → 403.
+    `for_update` locks the event row for the rest of the transaction.
+    """
+    if account_id is None:
+        raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
+    row = await events.select_event(conn, event_id, account_id, for_update=for_update)
+    if row is None or not can_view(row):
+        raise NotFound(NOT_VISIBLE)
+    if attendee_access:
+        allowed = max(row["host_rank"], row["cohost_attendee_rank"]) >= 2
+        if not allowed:
+            raise Forbidden(
+                "Only organizers of the creating organization, or of a co-host it granted "
+                "attendee access, see who is coming."
+            )
+    elif not is_organizer(row):
+        raise Forbidden("This needs the organizer role in an organization hosting the event.")
+    return row
+
+
+async def _require_host_organizer(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, action: str
+) -> asyncpg.Record:
+    """Like require_event_organizer, but only the creating org's organizers qualify."""
+    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
+    if row["host_rank"] < 2:
+        raise Forbidden(f"Only organizers of the creating organization {action}.")
+    return row
+
+
+# ---------------------------------------------------------------- the view
+
+
+def grid_point(lat: float | None, lon: float | None) -> tuple[float | None, float | None]:
+    """Snap a point to the ~5 km grid (what callers see of a protected location)."""
+    if lat is None or lon is None:
+        return None, None
+    return (
+        round(round(lat / GRID_DEGREES) * GRID_DEGREES, 2),
+        round(round(lon / GRID_DEGREES) * GRID_DEGREES, 2),
+    )
+
+
+def may_see_exact_location(
+    row: Mapping[str, Any], *, organizer: bool, confirmed: bool, now: datetime | None = None
+) -> bool:
+    """Whether a caller sees the venue: organizers always; confirmed attendees (going or
+    attended) under policy `attendees`, or under `reveal_at` once that time has come."""
+    policy = row["location_policy"]
+    if policy == "public" or organizer:
+        return True
+    if not confirmed:
+        return False
+    if policy == "attendees":
+        return True
+    reveal_at = row["reveal_at"]
+    return reveal_at is not None and (now or datetime.now(UTC)) >= reveal_at
+
+
+def location_for(row: Mapping[str, Any], *, exact_allowed: bool) -> Location:
+    """The event's location as a caller may see it.
+
+    `exact_allowed` comes from `may_see_exact_location` (or, for an RSVP's manage link, from
+    that RSVP's status). Without it, a protected location shows only the area, the grid point
+    and `precision: "area"`: no venue name, address or virtual link.
+    """
+    if exact_allowed or row["location_policy"] == "public":
+        return Location(
+            precision="exact",
+            area=row["area"],
+            name=row["venue_name"],
+            address=row["venue_address"],
+            lat=row["venue_lat"],
+            lon=row["venue_lon"],
+            virtual_url=row["virtual_url"],
+        )
+    return Location(
+        precision="area",
+        area=row["area"],
+        name=None,
+        address=None,
+        lat=row["public_lat"],
+        lon=row["public_lon"],
+        virtual_url=None,
+    )
+
+
+def _counts(row: Mapping[str, Any]) -> Counts:
+    capacity = row["capacity"]
+    return Counts(
+        going=row["places_taken"],
+        waitlisted=row["places_waitlisted"],
+        spots_left=None if capacity is None else max(capacity - row["places_taken"], 0),
+        language_needs=dict(row["language_needs"] or {}),
+    )
+
+
+def event_view(
+    row: Mapping[str, Any],
+    languages: Sequence[str],
+    *,
+    confirmed: bool | None = None,
+    share_url: str | None = None,
+) -> Event:
+    """The Event JSON for a row from db.queries.events (which carries the caller's standing).
+
+    `confirmed` overrides the row's `is_confirmed` (e.g. the holder of an RSVP manage link
+    whose RSVP is going). Never carries attendee data: counts only, hidden from non-organizers
+    when the event hides counts.
+    """
+    organizer = is_organizer(row)
+    confirmed = row["is_confirmed"] if confirmed is None else confirmed
+    title, summary, description = row["title"], row["summary"], row["description"]
+    available = list(row["languages"]) or list(title)
+    lang = choose_language(available, languages) or next(iter(title), "und")
+    distance = row.get("distance_km")
+    return Event(
+        id=row["id"],
+        org=row["org_slug"],
+        cohosts=list(row["cohost_slugs"]),
+        kind=row["kind"],
+        title=title,
+        summary=summary,
+        description=description,
+        languages=list(row["languages"]),
+        display=Display(
+            lang=lang,
+            title=pick(title, lang),
+            summary=pick(summary, lang),
+            description=pick(description, lang),
+        ),
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        timezone=row["timezone"],
+        location=location_for(
+            row,
+            exact_allowed=may_see_exact_location(row, organizer=organizer, confirmed=confirmed),
+        ),
+        visibility=row["visibility"],
+        status=row["status"],
+        cancel_reason=row["cancel_reason"],
+        capacity=row["capacity"],
+        counts=None if row["hide_counts"] and not organizer else _counts(row),
+        hide_counts=row["hide_counts"],
+        location_policy=row["location_policy"],
+        reveal_at=row["reveal_at"],
+        tags=list(row["tags"]),
+        accessibility_notes=row["accessibility_notes"],
+        contact=row["contact"],
+        series_id=row["series_id"],
+        series_index=row["series_index"],
+        sequence=row["sequence"],
+        change_seq=row["change_seq"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        published_at=row["published_at"],
+        share_url=share_url,
+        distance_km=None if distance is None else round(distance, 2),
+        links=EventLinks(
+            self=f"/v1/events/{row['id']}",
+            org=f"/v1/orgs/{row['org_slug']}",
+            series=f"/v1/series/{row['series_id']}" if row["series_id"] else None,
+        ),
+    )
+
+
+async def event_view_for(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
+    *,
+    confirmed: bool | None = None,
+) -> Event | None:
+    """The event as `account_id` (None: anonymous) sees it, ignoring visibility rules (the
+    caller already decided the event may be shown, e.g. behind an RSVP manage link)."""
+    row = await events.select_event(conn, event_id, account_id)
+    return None if row is None else event_view(row, languages, confirmed=confirmed)
+
+
+# ---------------------------------------------------------------- values and rules
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _languages(given: Sequence[str] | None, *texts: Mapping[str, str]) -> list[str]:
+    keys = [k for t in texts for k in t]
+    return _unique([*(given or []), *keys]) if given else _unique(keys)
+
+
+def _with_public_point(values: dict[str, Any]) -> dict[str, Any]:
+    if values["location_policy"] == "public":
+        values["public_lat"], values["public_lon"] = values["venue_lat"], values["venue_lon"]
+    else:
+        values["public_lat"], values["public_lon"] = grid_point(
+            values["venue_lat"], values["venue_lon"]
+        )
+    return values
+
+
+def values_from_create(data: EventCreate) -> dict[str, Any]:
+    """Every writable column of a new event, from the request."""
+    venue = data.venue
+    return _with_public_point(
+        {
+            "kind": data.kind,
+            "title": data.title,
+            "summary": data.summary,
+            "description": data.description,
+            "languages": _languages(data.languages, data.title),
+            "starts_at": data.starts_at,
+            "ends_at": data.ends_at,
+            "timezone": data.timezone,
+            "venue_name": venue.name if venue else None,
+            "venue_address": venue.address if venue else None,
+            "venue_lat": venue.lat if venue else None,
+            "venue_lon": venue.lon if venue else None,
+            "area": data.area,
+            "virtual_url": data.virtual_url,
+            "visibility": data.visibility,
+            "capacity": data.capacity,
+            "location_policy": data.location_policy,
+            "reveal_at": data.reveal_at,
+            "tags": _unique([t.strip().lower() for t in data.tags]),
+            "accessibility_notes": data.accessibility_notes,
+            "contact": data.contact,
+            "hide_counts": data.hide_counts,
+        }
+    )
+
+
+def values_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    values = {c: row[c] for c in events.WRITABLE_COLUMNS}
+    values["languages"] = list(values["languages"])
+    values["tags"] = list(values["tags"])
+    return values
+
+
+def apply_patch(current: Mapping[str, Any], data: EventPatch) -> dict[str, Any]:
+    """The event's writable columns after the PATCH (omitted fields keep their values)."""
+    new = dict(current)
+    for field in (
+        "kind",
+        "title",
+        "summary",
+        "description",
+        "starts_at",
+        "ends_at",
+        "timezone",
+        "area",
+        "virtual_url",
+        "visibility",
+        "capacity",
+        "location_policy",
+        "reveal_at",
+        "accessibility_notes",
+        "contact",
+        "hide_counts",
+    ):
+        value = getattr(data, field)
+        if value is not UNSET:
+            new[field] = value
+    if data.venue is not UNSET:
+        venue = data.venue
+        new["venue_name"] = venue.name if venue else None
+        new["venue_address"] = venue.address if venue else None
+        new["venue_lat"] = venue.lat if venue else None
+        new["venue_lon"] = venue.lon if venue else None
+    if data.tags is not UNSET:
+        new["tags"] = _unique([t.strip().lower() for t in data.tags])
+    if data.languages is not UNSET:
+        new["languages"] = _languages(data.languages, new["title"])
+    elif data.title is not UNSET:
+        new["languages"] = _unique([*new["languages"], *new["title"]])
+    # leaving the reveal_at policy drops the time, unless the request sets one (then a 422)
+    if (
+        data.location_policy is not UNSET
+        and data.location_policy != "reveal_at"
+        and data.reveal_at is UNSET
+    ):
+        new["reveal_at"] = None
+    return _with_public_point(new)
+
+
+def check_rules(values: Mapping[str, Any], pointer_base: str = "#") -> None:
+    """Rules an event's own fields must satisfy together; all broken ones in one 422."""
+    check_timezone(values["timezone"], f"{pointer_base}/timezone")
+    errors: list[FieldError] = []
+    if values["ends_at"] <= values["starts_at"]:
+        errors.append(
+            FieldError(pointer=f"{pointer_base}/ends_at", detail="must be after starts_at")
+        )
+    if values["location_policy"] == "reveal_at" and values["reveal_at"] is None:
+        errors.append(
+            FieldError(
+                pointer=f"{pointer_base}/reveal_at",
+                detail="required when location_policy is reveal_at",
+            )
+        )
+    if values["location_policy"] != "reveal_at" and values["reveal_at"] is not None:
+        errors.append(
+            FieldError(
+                pointer=f"{pointer_base}/reveal_at",
+                detail="only with location_policy reveal_at",
+            )
+        )
+    if values["location_policy"] != "public" and not values["area"]:
+        errors.append(
+            FieldError(
+                pointer=f"{pointer_base}/area",
+                detail="a protected location needs a public area (e.g. the neighborhood)",
+            )
+        )
+    if (values["venue_lat"] is None) != (values["venue_lon"] is None):
+        missing = "lon" if values["venue_lon"] is None else "lat"
+        errors.append(
+            FieldError(
+                pointer=f"{pointer_base}/venue/{missing}",
+                detail="give both lat and lon, or neither",
+            )
+        )
+    if errors:
+        raise RuleViolation("; ".join(f"{e.pointer[2:]} {e.detail}" for e in errors), errors=errors)
+
+
+# ---------------------------------------------------------------- share links
+
+
+def new_share_token() -> tuple[str, bytes]:
+    """A 256-bit token and the hash we keep of it."""
+    token = secrets.token_urlsafe(32)
+    return token, share_token_hash(token)
+
+
+def share_token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def share_url(public_url: str, token: str) -> str:
+    return f"{public_url}/v1/events/shared/{token}"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _notice(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """A notification payload: what changed, never where exactly (the inbox is not the venue)."""
+    return {
+        "event_id": str(row["id"]),
+        "title": row["title"],
+        "starts_at": row["starts_at"],
+        "ends_at": row["ends_at"],
+        "area": row["area"],
+        "sequence": row["sequence"],
+        **extra,
+    }
+
+
+async def _outbox(conn: asyncpg.Connection, row: Mapping[str, Any], topic: str) -> None:
+    await insert_outbox_entry(
+        conn,
+        row["org_id"],
+        topic,
+        row["id"],
+        {"id": str(row["id"]), "sequence": row["sequence"], "status": row["status"]},
+    )
+
+
+async def _reload(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
+) -> asyncpg.Record:
+    row = await events.select_event(conn, event_id, account_id)
+    assert row is not None
+    return row
+
+
+# ---------------------------------------------------------------- create, read
+
+
+async def create_event(
+    conn: asyncpg.Connection,
+    public_url: str,
+    slug: str,
+    account_id: UUID | None,
+    data: EventCreate,
+    languages: Sequence[str],
+) -> Event:
+    """A new draft under the org (organizers and owners)."""
+    org = await require_org_role(conn, slug, account_id, "organizer")
+    values = values_from_create(data)
+    check_rules(values)
+    token, token_hash = new_share_token() if data.visibility == "private" else (None, None)
+    event_id = await events.insert_event(
+        conn, org["id"], account_id, values, share_token_hash=token_hash
+    )
+    row = await _reload(conn, event_id, account_id)
+    await _outbox(conn, row, "event.created")
+    return event_view(row, languages, share_url=share_url(public_url, token) if token else None)
+
+
+async def get_event(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
+) -> Event:
+    row = await events.select_event(conn, event_id, account_id)
+    if row is None or not can_view(row):
+        raise NotFound(NOT_VISIBLE)
+    return event_view(row, languages)
+
+
+async def get_shared_event(
+    conn: asyncpg.Connection, token: str, account_id: UUID | None, languages: Sequence[str]
+) -> Event:
+    """A private event through its share link (drafts stay hidden until published)."""
+    row = await events.select_event_by_share_hash(conn, share_token_hash(token), account_id)
+    if row is None or not can_view(row, via_share_link=True):
+        raise NotFound(
+            "This share link is unknown, was rotated, or the event is not published yet."
+        )
+    return event_view(row, languages)
+
+
+# ---------------------------------------------------------------- update
+
+
+async def update_event(
+    conn: asyncpg.Connection,
+    public_url: str,
+    event_id: UUID,
+    account_id: UUID | None,
+    data: EventPatch,
+    languages: Sequence[str],
+    *,
+    pointer_base: str = "#",
+) -> Event:
+    """Apply a PATCH: sequence for calendar-visible changes, capacity rule, waitlist promotion,
+    "event.moved" notices, share-link lifecycle; new times republish a postponed event."""
+    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
+    if row["status"] == "cancelled":
+        raise Conflict("This event is cancelled, and cancelled is final; create a new event.")
+    current = values_from_row(row)
+    new = apply_patch(current, data)
+    check_rules(new, pointer_base)
+    capacity = new["capacity"]
+    if capacity is not None and capacity < row["places_taken"]:
+        raise Conflict(
+            f"{row['places_taken']} places are going (guests included); the capacity cannot go "
+            f"below that. Ask people to cancel first, or choose at least {row['places_taken']}.",
+            errors=[
+                FieldError(
+                    pointer=f"{pointer_base}/capacity",
+                    detail=f"at least {row['places_taken']} (places going)",
+                )
+            ],
+        )
+    changed = {c for c in events.WRITABLE_COLUMNS if new[c] != current[c]}
+    times_given = data.starts_at is not UNSET or data.ends_at is not UNSET
+    status = "published" if row["status"] == "postponed" and times_given else None
+    share = None
+    if changed or status:
+        await events.update_event(
+            conn,
+            event_id,
+            new,
+            bump_sequence=bool(changed & CALENDAR_COLUMNS) or status is not None,
+            status=status,
+        )
+        if new["visibility"] == "private" and not row["has_share_link"]:
+            token, token_hash = new_share_token()
+            await events.update_share_token_hash(conn, event_id, token_hash)
+            share = share_url(public_url, token)
+        elif new["visibility"] != "private" and row["has_share_link"]:
+            # the old link must stop working if the event ever becomes private again
+            await events.update_share_token_hash(conn, event_id, None)
+        old_capacity = current["capacity"]
+        if old_capacity is not None and (capacity is None or capacity > old_capacity):
+            await promote_waitlist(conn, event_id, None)
+        after = await _reload(conn, event_id, account_id)
+        if row["status"] in ("published", "postponed") and (changed & MOVE_COLUMNS or status):
+            await insert_event_notifications(conn, event_id, "event.moved", _notice(after))
+        await _outbox(conn, after, "event.updated")
+    else:
+        after = row
+    return event_view(after, languages, share_url=share)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+_FINAL = "This event is cancelled, and cancelled is final."
+
+
+async def publish_event(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
+) -> Event:
+    """draft → published."""
+    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
+    status = row["status"]
+    if status == "cancelled":
+        raise Conflict(f"{_FINAL} It cannot be published again; create a new event.")
+    if status == "published":
+        raise Conflict("This event is already published.")
+    if status == "postponed":
+        raise Conflict(
+            "A postponed event is republished by giving it new times: PATCH starts_at and ends_at."
+        )
+    await events.update_event_status(conn, event_id, "published")
+    after = await _reload(conn, event_id, account_id)
+    await _outbox(conn, after, "event.updated")
+    return event_view(after, languages)
+
+
+async def postpone_event(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
+) -> Event:
+    """published → postponed (new date not known yet); RSVPs are kept and told."""
+    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
+    status = row["status"]
+    if status == "cancelled":
+        raise Conflict(f"{_FINAL} It cannot be postponed.")
+    if status == "draft":
+        raise Conflict("Only a published event can be postponed; this one is a draft.")
+    if status == "postponed":
+        raise Conflict("This event is already postponed.")
+    await events.update_event_status(conn, event_id, "postponed")
+    after = await _reload(conn, event_id, account_id)
+    await insert_event_notifications(conn, event_id, "event.postponed", _notice(after))
+    await _outbox(conn, after, "event.updated")
+    return event_view(after, languages)
+
+
+async def cancel_event(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    account_id: UUID | None,
+    reason: str,
+    languages: Sequence[str],
+) -> Event:
+    """published or postponed → cancelled (final); everyone going or waitlisted is told why."""
+    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
+    status = row["status"]
+    if status == "cancelled":
+        raise Conflict(f"{_FINAL}")
+    if status == "draft":
+        raise Conflict("A draft has nobody to tell; delete it instead.")
+    await events.update_event_status(conn, event_id, "cancelled", reason.strip())
+    after = await _reload(conn, event_id, account_id)
+    await insert_event_notifications(
+        conn, event_id, "event.cancelled", _notice(after, reason=after["cancel_reason"])
+    )
+    await _outbox(conn, after, "event.cancelled")
+    return event_view(after, languages)
+
+
+async def delete_event(conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None) -> None:
+    """Delete a draft (creating org's organizers); published events are cancelled instead."""
+    row = await _require_host_organizer(conn, event_id, account_id, "delete an event")
+    if row["status"] != "draft":
+        raise Conflict(
+            f"This event is {row['status']}: published events are never deleted, so people who "
+            f"saw it can learn what happened. Cancel it instead (POST /v1/events/{event_id}/cancel)."
+        )
+    await events.delete_draft_event(conn, event_id)
+    await insert_outbox_entry(
+        conn,
+        row["org_id"],
+        "event.deleted",
+        event_id,
+        {"id": str(event_id), "sequence": row["sequence"]},
+    )
+
+
+async def rotate_share_link(
+    conn: asyncpg.Connection,
+    public_url: str,
+    event_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
+) -> Event:
+    """A new share link for a private event; the old one stops working."""
+    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
+    if row["visibility"] != "private":
+        raise Conflict("Only private events have share links; set visibility to private first.")
+    token, token_hash = new_share_token()
+    await events.update_share_token_hash(conn, event_id, token_hash)
+    after = await _reload(conn, event_id, account_id)
+    await _outbox(conn, after, "event.updated")
+    return event_view(after, languages, share_url=share_url(public_url, token))
+
+
+# ---------------------------------------------------------------- lists
+
+
+class EventQuery(msgspec.Struct, kw_only=True):
+    """Validated list filters (the routes parse the query string into this)."""
+
+    starts_from: datetime | None = None
+    starts_to: datetime | None = None
+    kinds: list[str] | None = None
+    tags: list[str] | None = None
+    org: str | None = None
+    language: str | None = None
+    near: tuple[float, float] | None = None
+    radius_km: float | None = None
+    text: str | None = None
+    include_cancelled: bool = False
+
+
+def parse_near(near: str) -> tuple[float, float]:
+    """`lat,lon` in degrees; a malformed or out-of-range point is a 400."""
+    parts = near.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        lat, lon = float(parts[0]), float(parts[1])
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise ValueError
+    except ValueError:
+        raise BadRequest(
+            "`near` must be `lat,lon` in decimal degrees, e.g. near=32.53,-117.04.",
+            errors=[FieldError(pointer="#/query/near", detail="expected lat,lon")],
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise BadRequest(
+            "`near` is out of range: lat must be within ±90 and lon within ±180.",
+            errors=[FieldError(pointer="#/query/near", detail="lat within ±90, lon within ±180")],
+        )
+    return lat, lon
+
+
+def check_query(query: EventQuery) -> None:
+    """Rules between filters (422), after each filter matched its schema."""
+    if query.near is not None and query.radius_km is None:
+        raise RuleViolation(
+            "`near` needs `radius_km` (how far from the point to look).",
+            errors=[FieldError(pointer="#/query/radius_km", detail="required with near")],
+        )
+    if query.radius_km is not None and query.near is None:
+        raise RuleViolation(
+            "`radius_km` needs `near` (the point to measure from).",
+            errors=[FieldError(pointer="#/query/near", detail="required with radius_km")],
+        )
+    if query.starts_from and query.starts_to and query.starts_from > query.starts_to:
+        raise RuleViolation(
+            "`from` is after `to`; no event can be in that window.",
+            errors=[FieldError(pointer="#/query/to", detail="must not be before from")],
+        )
+
+
+def bounding_box(
+    lat: float, lon: float, radius_km: float
+) -> tuple[float, float, float | None, float | None]:
+    """A lat/lon box holding the circle; lon bounds are None near poles or the antimeridian."""
+    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    lat_min, lat_max = max(-90.0, lat - dlat), min(90.0, lat + dlat)
+    widest = max(abs(lat_min), abs(lat_max))
+    if widest >= 89.9:
+        return lat_min, lat_max, None, None
+    dlon = math.degrees(radius_km / (EARTH_RADIUS_KM * math.cos(math.radians(widest))))
+    if lon - dlon < -180 or lon + dlon > 180:
+        return lat_min, lat_max, None, None
+    return lat_min, lat_max, lon - dlon, lon + dlon
+
+
+async def list_events(
+    conn: asyncpg.Connection,
+    account_id: UUID | None,
+    query: EventQuery,
+    cursor: str | None,
+    limit: int,
+    languages: Sequence[str],
+    *,
+    org_slug: str | None = None,
+) -> EventPage:
+    """Discovery (org_slug None) or one org's events (with co-hosted ones)."""
+    check_query(query)
+    org_id = None
+    if org_slug is not None:
+        org = await orgs.select_org(conn, org_slug)
+        if org is None:
+            raise NotFound(f"No organization has the slug {org_slug!r}.")
+        org_id = org["id"]
+    org_filter_id = None
+    if query.org is not None:
+        org = await orgs.select_org(conn, query.org)
+        if org is None:
+            return EventPage(items=[])
+        org_filter_id = org["id"]
+    by_distance = query.near is not None
+    after = decode_cursor(cursor, tuple[float, UUID] if by_distance else tuple[datetime, UUID])
+    statuses = ["published", "postponed"] + (["cancelled"] if query.include_cancelled else [])
+    rows = await events.select_events(
+        conn,
+        account_id=account_id,
+        org_id=org_id,
+        statuses=statuses,
+        starts_from=query.starts_from,
+        starts_to=query.starts_to,
+        kinds=query.kinds,
+        tags=[t.strip().lower() for t in query.tags] if query.tags else None,
+        org_filter_id=org_filter_id,
+        language=query.language,
+        near=query.near,
+        radius_km=query.radius_km,
+        box=bounding_box(*query.near, query.radius_km)
+        if query.near and query.radius_km is not None
+        else None,
+        text=query.text,
+        after=after,
+        limit=limit + 1,
+    )
+    page, next_cursor = split_page(
+        rows,
+        limit,
+        (lambda r: (r["distance_km"], r["id"]))
+        if by_distance
+        else (lambda r: (r["starts_at"], r["id"])),
+    )
+    return EventPage(items=[event_view(r, languages) for r in page], next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------- co-hosts
+
+
+def _cohost(record: Mapping[str, Any]) -> Cohost:
+    return Cohost(
+        org=record["org"],
+        name=record["name"],
+        can_see_attendees=record["can_see_attendees"],
+        created_at=record["created_at"],
+    )
+
+
+async def list_cohosts(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
+) -> CohostList:
+    await require_event_organizer(conn, event_id, account_id)
+    return CohostList(items=[_cohost(r) for r in await events.select_cohosts(conn, event_id)])
+
+
+async def add_cohost(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, data: CohostAdd
+) -> Cohost:
+    """Another org co-hosts the event: its organizers may edit it; it lists under both orgs."""
+    row = await _require_host_organizer(conn, event_id, account_id, "add co-hosts")
+    org = await orgs.select_org(conn, data.org)
+    if org is None:
+        raise RuleViolation(
+            f"No organization has the slug {data.org!r}.",
+            errors=[FieldError(pointer="#/org", detail="unknown organization")],
+        )
+    if org["id"] == row["org_id"]:
+        raise Conflict(f"{data.org} created this event; it hosts it already.")
+    record = await events.insert_cohost(conn, event_id, org["id"], data.can_see_attendees)
+    if record is None:
+        raise Conflict(f"{data.org} already co-hosts this event; remove it first to change access.")
+    await events.touch_event(conn, event_id)
+    await _outbox(conn, await _reload(conn, event_id, account_id), "event.updated")
+    return _cohost(record)
+
+
+async def remove_cohost(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, slug: str
+) -> None:
+    await _require_host_organizer(conn, event_id, account_id, "remove co-hosts")
+    if not await events.delete_cohost(conn, event_id, slug):
+        raise NotFound(f"{slug!r} does not co-host this event.")
+    await events.touch_event(conn, event_id)
+    await _outbox(conn, await _reload(conn, event_id, account_id), "event.updated")

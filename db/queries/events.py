@@ -1,0 +1,501 @@
+"""SQL for events, their co-hosts and series, and the discovery lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+# The columns an organizer edits; insert and update always write all of them (the service
+# merges a PATCH into the current row first), so the SQL text is fixed.
+WRITABLE_COLUMNS = (
+    "kind",
+    "title",
+    "summary",
+    "description",
+    "languages",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "venue_name",
+    "venue_address",
+    "venue_lat",
+    "venue_lon",
+    "area",
+    "public_lat",
+    "public_lon",
+    "virtual_url",
+    "visibility",
+    "capacity",
+    "location_policy",
+    "reveal_at",
+    "tags",
+    "accessibility_notes",
+    "contact",
+    "hide_counts",
+)
+
+EVENT_COLUMNS = """
+       e.id, e.org_id, e.series_id, e.series_index, e.kind, e.title, e.summary, e.description,
+       e.languages, e.starts_at, e.ends_at, e.timezone, e.venue_name, e.venue_address,
+       e.venue_lat, e.venue_lon, e.area, e.public_lat, e.public_lon, e.virtual_url,
+       e.visibility, e.status, e.cancel_reason, e.capacity, e.places_taken,
+       e.places_waitlisted, e.location_policy, e.reveal_at, e.tags, e.accessibility_notes,
+       e.contact, e.hide_counts, e.sequence, e.change_seq, e.created_at, e.updated_at,
+       e.published_at, e.cancelled_at, (e.share_token_hash IS NOT NULL) AS has_share_link,
+       (SELECT o.slug FROM orgs o WHERE o.id = e.org_id) AS org_slug,
+       coalesce((SELECT array_agg(co.slug ORDER BY co.slug)
+                   FROM event_cohosts ec
+                   JOIN orgs co ON co.id = ec.org_id
+                  WHERE ec.event_id = e.id), '{}') AS cohost_slugs,
+       coalesce((SELECT jsonb_object_agg(n.lang, n.places)
+                   FROM (SELECT lower(l) AS lang, sum(r.places)::int AS places
+                           FROM rsvps r
+                          CROSS JOIN LATERAL unnest(r.language_needs) AS l
+                          WHERE r.event_id = e.id AND r.shift_id IS NULL AND r.status = 'going'
+                          GROUP BY lower(l)) n), '{}'::jsonb) AS language_needs"""
+
+_RANK = "CASE m.role WHEN 'owner' THEN 3 WHEN 'organizer' THEN 2 WHEN 'member' THEN 1 END"
+
+# The caller's standing towards each event; {a} is the account parameter (NULL = anonymous).
+_ACCESS_COLUMNS = f"""
+       coalesce((SELECT {_RANK} FROM memberships m
+                  WHERE m.org_id = e.org_id AND m.account_id = {{a}}::uuid), 0) AS host_rank,
+       coalesce((SELECT max({_RANK}) FROM event_cohosts ec
+                   JOIN memberships m ON m.org_id = ec.org_id AND m.account_id = {{a}}::uuid
+                  WHERE ec.event_id = e.id), 0) AS cohost_rank,
+       coalesce((SELECT max({_RANK}) FROM event_cohosts ec
+                   JOIN memberships m ON m.org_id = ec.org_id AND m.account_id = {{a}}::uuid
+                  WHERE ec.event_id = e.id AND ec.can_see_attendees), 0) AS cohost_attendee_rank,
+       EXISTS (SELECT 1 FROM rsvps r
+                WHERE r.event_id = e.id AND r.account_id = {{a}}::uuid
+                  AND r.status IN ('going', 'attended')) AS is_confirmed"""
+
+
+def _access(param: str) -> str:
+    return _ACCESS_COLUMNS.format(a=param)
+
+
+async def insert_event(
+    conn: asyncpg.Connection,
+    org_id: UUID,
+    created_by: UUID | None,
+    values: Mapping[str, Any],
+    *,
+    status: str = "draft",
+    share_token_hash: bytes | None = None,
+    series_id: UUID | None = None,
+    series_index: int | None = None,
+) -> UUID:
+    """Insert an event (status draft unless told); returns its id."""
+    columns = ", ".join(WRITABLE_COLUMNS)
+    params = ", ".join(f"${i}" for i in range(7, 7 + len(WRITABLE_COLUMNS)))
+    event_id: UUID = await conn.fetchval(
+        f"""
+        INSERT INTO events (org_id, created_by, status, share_token_hash, series_id,
+                            series_index, {columns}, published_at)
+        VALUES ($1, $2, $3, $4, $5, $6, {params},
+                CASE WHEN $3 = 'published' THEN now() END)
+        RETURNING id
+        """,
+        org_id,
+        created_by,
+        status,
+        share_token_hash,
+        series_id,
+        series_index,
+        *(values[c] for c in WRITABLE_COLUMNS),
+    )
+    return event_id
+
+
+async def select_event(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    account_id: UUID | None,
+    *,
+    for_update: bool = False,
+) -> asyncpg.Record | None:
+    """The event with the caller's standing (host_rank, cohost_rank, …, is_confirmed)."""
+    lock = "FOR UPDATE OF e" if for_update else ""
+    return await conn.fetchrow(
+        f"""
+        SELECT {EVENT_COLUMNS}, {_access("$2")}
+          FROM events e
+         WHERE e.id = $1
+         {lock}
+        """,
+        event_id,
+        account_id,
+    )
+
+
+async def select_event_by_share_hash(
+    conn: asyncpg.Connection, token_hash: bytes, account_id: UUID | None
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""
+        SELECT {EVENT_COLUMNS}, {_access("$2")}
+          FROM events e
+         WHERE e.share_token_hash = $1 AND e.visibility = 'private'
+        """,
+        token_hash,
+        account_id,
+    )
+
+
+_UPDATE_SET = ",\n               ".join(
+    f"{c} = ${i}" for i, c in enumerate(WRITABLE_COLUMNS, start=4)
+)
+
+
+async def update_event(
+    conn: asyncpg.Connection,
+    event_id: UUID,
+    values: Mapping[str, Any],
+    *,
+    bump_sequence: bool,
+    status: str | None = None,
+) -> None:
+    """Write every editable column; `status` (when given) changes the status in the same write."""
+    await conn.execute(
+        f"""
+        UPDATE events
+           SET {_UPDATE_SET},
+               status       = coalesce($3, status),
+               published_at = CASE WHEN $3 = 'published' THEN coalesce(published_at, now())
+                                   ELSE published_at END,
+               sequence     = sequence + CASE WHEN $2 THEN 1 ELSE 0 END,
+               change_seq   = nextval('change_seq'),
+               updated_at   = now()
+         WHERE id = $1
+        """,
+        event_id,
+        bump_sequence,
+        status,
+        *(values[c] for c in WRITABLE_COLUMNS),
+    )
+
+
+async def update_event_status(
+    conn: asyncpg.Connection, event_id: UUID, status: str, cancel_reason: str | None = None
+) -> None:
+    """A lifecycle transition: a calendar shows status, so `sequence` rises."""
+    await conn.execute(
+        """
+        UPDATE events
+           SET status        = $2,
+               cancel_reason = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancel_reason END,
+               published_at  = CASE WHEN $2 = 'published' THEN coalesce(published_at, now())
+                                    ELSE published_at END,
+               cancelled_at  = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END,
+               sequence      = sequence + 1,
+               change_seq    = nextval('change_seq'),
+               updated_at    = now()
+         WHERE id = $1
+        """,
+        event_id,
+        status,
+        cancel_reason,
+    )
+
+
+async def update_share_token_hash(
+    conn: asyncpg.Connection, event_id: UUID, token_hash: bytes | None
+) -> None:
+    await conn.execute(
+        """
+        UPDATE events
+           SET share_token_hash = $2,
+               change_seq       = nextval('change_seq'),
+               updated_at       = now()
+         WHERE id = $1
+        """,
+        event_id,
+        token_hash,
+    )
+
+
+async def touch_event(conn: asyncpg.Connection, event_id: UUID) -> None:
+    """A change no calendar shows (e.g. co-hosts): `updated_at` and `change_seq` only."""
+    await conn.execute(
+        "UPDATE events SET change_seq = nextval('change_seq'), updated_at = now() WHERE id = $1",
+        event_id,
+    )
+
+
+async def delete_draft_event(conn: asyncpg.Connection, event_id: UUID) -> bool:
+    """Delete the event if it is still a draft; False otherwise."""
+    status = await conn.execute("DELETE FROM events WHERE id = $1 AND status = 'draft'", event_id)
+    return status != "DELETE 0"
+
+
+# ---------------------------------------------------------------- lists
+
+
+class _Params:
+    """Numbered parameters for a query assembled from this module's fixed fragments."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+_MEMBER_OF_HOST = """EXISTS (SELECT 1 FROM memberships m
+                WHERE m.account_id = {a}::uuid
+                  AND m.role IN ({roles})
+                  AND (m.org_id = e.org_id
+                       OR m.org_id IN (SELECT ec.org_id FROM event_cohosts ec
+                                        WHERE ec.event_id = e.id)))"""
+_ANY_ROLE = "'member', 'organizer', 'owner'"
+_ORGANIZER_ROLE = "'organizer', 'owner'"
+
+_DISTANCE = """CROSS JOIN LATERAL (
+           SELECT 2 * 6371.0088 * asin(least(1, sqrt(
+                      power(sin(radians(e.public_lat - {lat}) / 2), 2)
+                      + cos(radians({lat})) * cos(radians(e.public_lat))
+                        * power(sin(radians(e.public_lon - {lon}) / 2), 2)))) AS distance_km
+       ) d"""
+
+
+async def select_events(
+    conn: asyncpg.Connection,
+    *,
+    account_id: UUID | None,
+    org_id: UUID | None = None,
+    statuses: Sequence[str],
+    starts_from: datetime | None = None,
+    starts_to: datetime | None = None,
+    kinds: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+    org_filter_id: UUID | None = None,
+    language: str | None = None,
+    near: tuple[float, float] | None = None,
+    radius_km: float | None = None,
+    box: tuple[float, float, float | None, float | None] | None = None,
+    text: str | None = None,
+    after: tuple[Any, UUID] | None = None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Events the caller may see in a list, by start time (or by distance with `near`).
+
+    With `org_id`: that org's and its co-hosted events (its organizers also see drafts and
+    private events). Without: discovery — public events, plus the caller's orgs' members-only.
+    `box` is (lat_min, lat_max, lon_min, lon_max) for the index-friendly pre-filter; lon bounds
+    are None where the box would cross the antimeridian.
+    """
+    p = _Params()
+    a = p.add(account_id)
+    where: list[str] = []
+    st = p.add(list(statuses))
+    member = _MEMBER_OF_HOST.format(a=a, roles=_ANY_ROLE)
+    organizer = _MEMBER_OF_HOST.format(a=a, roles=_ORGANIZER_ROLE)
+    if org_id is not None:
+        o = p.add(org_id)
+        where.append(
+            f"(e.org_id = {o} OR EXISTS (SELECT 1 FROM event_cohosts ec "
+            f"WHERE ec.event_id = e.id AND ec.org_id = {o}))"
+        )
+        where.append(
+            f"""((e.status = ANY({st}::text[]) AND e.visibility = 'public')
+              OR (e.status = ANY({st}::text[]) AND e.visibility = 'members' AND {member})
+              OR ((e.status = 'draft' OR e.status = ANY({st}::text[])) AND {organizer}))"""
+        )
+    else:
+        where.append(f"e.status = ANY({st}::text[]) AND e.status <> 'draft'")
+        if account_id is None:
+            where.append("e.visibility = 'public'")
+        else:
+            where.append(f"(e.visibility = 'public' OR (e.visibility = 'members' AND {member}))")
+    where.append(f"e.ends_at > coalesce({p.add(starts_from)}::timestamptz, now())")
+    if starts_to is not None:
+        where.append(f"e.starts_at < {p.add(starts_to)}")
+    if kinds:
+        where.append(f"e.kind = ANY({p.add(list(kinds))}::text[])")
+    if tags:
+        where.append(f"e.tags @> {p.add(list(tags))}::text[]")
+    if org_filter_id is not None:
+        f = p.add(org_filter_id)
+        where.append(
+            f"(e.org_id = {f} OR EXISTS (SELECT 1 FROM event_cohosts ec "
+            f"WHERE ec.event_id = e.id AND ec.org_id = {f}))"
+        )
+    if language is not None:
+        lang = p.add(language.lower())
+        where.append(
+            f"EXISTS (SELECT 1 FROM unnest(e.languages) AS l "
+            f"WHERE lower(l) = {lang} OR lower(l) LIKE {lang} || '-%')"
+        )
+    if text is not None:
+        where.append(f"e.search @@ plainto_tsquery('simple', {p.add(text)})")
+    distance_join = ""
+    distance_column = "NULL::double precision AS distance_km"
+    if near is not None and radius_km is not None and box is not None:
+        lat, lon = p.add(near[0]), p.add(near[1])
+        distance_join = _DISTANCE.format(lat=lat, lon=lon)
+        distance_column = "d.distance_km"
+        where.append(f"e.public_lat BETWEEN {p.add(box[0])} AND {p.add(box[1])}")
+        if box[2] is not None and box[3] is not None:
+            where.append(f"e.public_lon BETWEEN {p.add(box[2])} AND {p.add(box[3])}")
+        where.append(f"d.distance_km <= {p.add(radius_km)}")
+        order = "d.distance_km, e.id"
+        if after is not None:
+            where.append(f"(d.distance_km, e.id) > ({p.add(after[0])}::float8, {p.add(after[1])})")
+    else:
+        order = "e.starts_at, e.id"
+        if after is not None:
+            where.append(
+                f"(e.starts_at, e.id) > ({p.add(after[0])}::timestamptz, {p.add(after[1])})"
+            )
+    lim = p.add(limit)
+    return await conn.fetch(
+        f"""
+        SELECT {EVENT_COLUMNS}, {_access(a)}, {distance_column}
+          FROM events e
+          {distance_join}
+         WHERE {" AND ".join(where)}
+         ORDER BY {order}
+         LIMIT {lim}
+        """,
+        *p.values,
+    )
+
+
+# ---------------------------------------------------------------- co-hosts
+
+
+async def insert_cohost(
+    conn: asyncpg.Connection, event_id: UUID, org_id: UUID, can_see_attendees: bool
+) -> asyncpg.Record | None:
+    """None when the org already co-hosts the event."""
+    return await conn.fetchrow(
+        """
+        INSERT INTO event_cohosts AS ec (event_id, org_id, can_see_attendees)
+        VALUES ($1, $2, $3)
+        ON CONFLICT ON CONSTRAINT event_cohosts_pkey DO NOTHING
+        RETURNING ec.can_see_attendees, ec.created_at,
+                  (SELECT slug FROM orgs WHERE id = $2) AS org,
+                  (SELECT name FROM orgs WHERE id = $2) AS name
+        """,
+        event_id,
+        org_id,
+        can_see_attendees,
+    )
+
+
+async def delete_cohost(conn: asyncpg.Connection, event_id: UUID, slug: str) -> bool:
+    status = await conn.execute(
+        """
+        DELETE FROM event_cohosts ec
+         USING orgs o
+         WHERE ec.event_id = $1 AND ec.org_id = o.id AND o.slug = $2
+        """,
+        event_id,
+        slug,
+    )
+    return status != "DELETE 0"
+
+
+async def select_cohosts(conn: asyncpg.Connection, event_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT o.slug AS org, o.name, ec.can_see_attendees, ec.created_at
+          FROM event_cohosts ec
+          JOIN orgs o ON o.id = ec.org_id
+         WHERE ec.event_id = $1
+         ORDER BY o.slug
+        """,
+        event_id,
+    )
+
+
+# ---------------------------------------------------------------- series
+
+SERIES_COLUMNS = """
+       s.id, s.org_id, s.frequency, s.interval, s.until_date, s.count, s.timezone,
+       s.created_at, s.updated_at, (SELECT o.slug FROM orgs o WHERE o.id = s.org_id) AS org_slug"""
+
+
+async def insert_series(
+    conn: asyncpg.Connection,
+    org_id: UUID,
+    created_by: UUID,
+    frequency: str,
+    interval: int,
+    until_date: date | None,
+    count: int | None,
+    timezone: str,
+) -> UUID:
+    series_id: UUID = await conn.fetchval(
+        """
+        INSERT INTO event_series (org_id, created_by, frequency, interval, until_date, count,
+                                  timezone)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING id
+        """,
+        org_id,
+        created_by,
+        frequency,
+        interval,
+        until_date,
+        count,
+        timezone,
+    )
+    return series_id
+
+
+async def select_series(conn: asyncpg.Connection, series_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {SERIES_COLUMNS} FROM event_series s WHERE s.id = $1", series_id
+    )
+
+
+async def touch_series(conn: asyncpg.Connection, series_id: UUID) -> None:
+    await conn.execute("UPDATE event_series SET updated_at = now() WHERE id = $1", series_id)
+
+
+async def select_series_events(
+    conn: asyncpg.Connection, series_id: UUID, account_id: UUID | None
+) -> list[asyncpg.Record]:
+    """Every occurrence, in order, with the caller's standing."""
+    return await conn.fetch(
+        f"""
+        SELECT {EVENT_COLUMNS}, {_access("$2")}
+          FROM events e
+         WHERE e.series_id = $1
+         ORDER BY e.series_index, e.id
+        """,
+        series_id,
+        account_id,
+    )
+
+
+async def select_series_event_id(
+    conn: asyncpg.Connection, series_id: UUID, index: int
+) -> UUID | None:
+    event_id: UUID | None = await conn.fetchval(
+        "SELECT id FROM events WHERE series_id = $1 AND series_index = $2", series_id, index
+    )
+    return event_id
+
+
+async def select_series_event_ids_from(
+    conn: asyncpg.Connection, series_id: UUID, index: int
+) -> list[UUID]:
+    """Occurrences from `index` on that are not cancelled, in order."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM events
+         WHERE series_id = $1 AND series_index >= $2 AND status <> 'cancelled'
+         ORDER BY series_index
+        """,
+        series_id,
+        index,
+    )
+    return [r["id"] for r in rows]
