@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -72,3 +73,104 @@ async def insert_rsvps_notifications(
         payload,
     )
     return int(status.split()[-1])
+
+
+NOTIFICATION_COLUMNS = "n.id, n.kind, n.event_id, n.payload, n.created_at, n.read_at"
+
+# Inbox orders, chosen from this fixed mapping: the keyset is (unread rank, created_at, id).
+_INBOX_ORDER = {
+    "newest": ("0", "ORDER BY n.created_at DESC, n.id DESC"),
+    "unread_first": (
+        "(n.read_at IS NOT NULL)::int",
+        "ORDER BY (n.read_at IS NOT NULL)::int, n.created_at DESC, n.id DESC",
+    ),
+}
+
+
+async def select_account_notifications(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    *,
+    order: str,
+    unread_only: bool,
+    after: tuple[int, datetime, UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """An account's inbox, a page at a time (keyset on rank, created_at, id)."""
+    rank, order_by = _INBOX_ORDER[order]
+    return await conn.fetch(
+        f"""
+        SELECT {NOTIFICATION_COLUMNS}, {rank} AS rank
+          FROM notifications n
+         WHERE n.account_id = $1
+           AND (NOT $2 OR n.read_at IS NULL)
+           AND ($3::int IS NULL
+                OR {rank} > $3
+                OR ({rank} = $3 AND (n.created_at, n.id) < ($4::timestamptz, $5::uuid)))
+         {order_by}
+         LIMIT $6
+        """,
+        account_id,
+        unread_only,
+        after[0] if after else None,
+        after[1] if after else None,
+        after[2] if after else None,
+        limit,
+    )
+
+
+async def count_unread(conn: asyncpg.Connection, account_id: UUID) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM notifications WHERE account_id = $1 AND read_at IS NULL",
+        account_id,
+    )
+    return int(count)
+
+
+async def mark_read(
+    conn: asyncpg.Connection, account_id: UUID, notification_id: UUID
+) -> asyncpg.Record | None:
+    """Mark one of the account's notifications read (keeps the first read time)."""
+    return await conn.fetchrow(
+        f"""
+        UPDATE notifications AS n
+           SET read_at = coalesce(n.read_at, now())
+         WHERE n.id = $2 AND n.account_id = $1
+     RETURNING {NOTIFICATION_COLUMNS}
+        """,
+        account_id,
+        notification_id,
+    )
+
+
+async def mark_all_read(conn: asyncpg.Connection, account_id: UUID) -> int:
+    status = await conn.execute(
+        "UPDATE notifications SET read_at = now() WHERE account_id = $1 AND read_at IS NULL",
+        account_id,
+    )
+    return int(status.split()[-1])
+
+
+async def select_rsvp_notifications(
+    conn: asyncpg.Connection,
+    rsvp_id: UUID,
+    account_id: UUID | None,
+    event_id: UUID,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """What the manage link shows, newest first: the RSVP's own notifications, or (an RSVP
+    made with an account) the account's notifications about this event."""
+    return await conn.fetch(
+        f"""
+        SELECT {NOTIFICATION_COLUMNS}
+          FROM notifications n
+         WHERE n.rsvp_id = $1
+            OR (n.account_id = $2 AND n.event_id = $3)
+         ORDER BY n.created_at DESC, n.id DESC
+         LIMIT $4
+        """,
+        rsvp_id,
+        account_id,
+        event_id,
+        limit,
+    )

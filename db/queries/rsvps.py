@@ -407,7 +407,7 @@ async def select_account_rsvps(
         SELECT {RSVP_COLUMNS}, e.title AS event_title, e.languages AS event_languages,
                e.starts_at AS event_starts_at, e.ends_at AS event_ends_at,
                e.timezone AS event_timezone, e.status AS event_status,
-               s.name AS shift_name, s.starts_at AS shift_starts_at, s.ends_at AS shift_ends_at
+               s.name AS shift_name, s.role AS shift_role, s.starts_at AS shift_starts_at, s.ends_at AS shift_ends_at
           FROM rsvps r
           JOIN events e ON e.id = r.event_id
           LEFT JOIN shifts s ON s.id = r.shift_id
@@ -420,4 +420,85 @@ async def select_account_rsvps(
         after[0] if after else None,
         after[1] if after else None,
         limit,
+    )
+
+
+# ---------------------------------------------------------------- the event, as the caller stands
+
+_HOST_ROLES = """
+       EXISTS (SELECT 1 FROM memberships m
+                 WHERE m.account_id = $2::uuid
+                   AND (m.org_id = e.org_id
+                        OR m.org_id IN (SELECT c.org_id FROM event_cohosts c
+                                         WHERE c.event_id = e.id))) AS is_host_member,
+       EXISTS (SELECT 1 FROM memberships m
+                 WHERE m.account_id = $2::uuid AND m.role IN ('organizer', 'owner')
+                   AND (m.org_id = e.org_id
+                        OR m.org_id IN (SELECT c.org_id FROM event_cohosts c
+                                         WHERE c.event_id = e.id))) AS is_host_organizer"""
+
+
+async def select_event_for_caller(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
+) -> asyncpg.Record | None:
+    """The event's visibility, status, times, texts and location columns, and whether the
+    caller is a member or organizer of a hosting org (the creating org or a co-host)."""
+    return await conn.fetchrow(
+        f"""
+        SELECT e.id, e.org_id, e.status, e.visibility, e.share_token_hash, e.title,
+               e.languages, e.starts_at, e.ends_at, e.timezone, e.capacity, e.places_taken,
+               e.places_waitlisted, e.hide_counts, e.venue_name, e.venue_address, e.venue_lat,
+               e.venue_lon, e.area, e.public_lat, e.public_lon, e.virtual_url,
+               e.location_policy, e.reveal_at,
+               {_HOST_ROLES}
+          FROM events e
+         WHERE e.id = $1
+        """,
+        event_id,
+        account_id,
+    )
+
+
+async def update_rsvp_details(
+    conn: asyncpg.Connection,
+    rsvp_id: UUID,
+    *,
+    alias: str | None,
+    language_needs: list[str] | None,
+    set_contact: bool,
+    contact_ciphertext: bytes | None,
+) -> asyncpg.Record:
+    """Change alias, language needs and/or contact (None leaves alias/needs as they are)."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE rsvps AS r
+           SET alias              = coalesce($2, r.alias),
+               language_needs     = coalesce($3, r.language_needs),
+               contact_ciphertext = CASE WHEN $4 THEN $5 ELSE r.contact_ciphertext END,
+               updated_at         = now()
+         WHERE r.id = $1
+     RETURNING {RSVP_COLUMNS}
+        """,
+        rsvp_id,
+        alias,
+        language_needs,
+        set_contact,
+        contact_ciphertext,
+    )
+    assert row is not None
+    return row
+
+
+async def account_has_live_rsvp(conn: asyncpg.Connection, event_id: UUID, account_id: UUID) -> bool:
+    """Is the account going, waitlisted or checked in, to the event or any of its shifts?"""
+    return bool(
+        await conn.fetchval(
+            """
+            SELECT EXISTS (SELECT 1 FROM rsvps
+                            WHERE event_id = $1 AND account_id = $2
+                              AND status IN ('going', 'waitlisted', 'attended'))
+            """,
+            event_id,
+            account_id,
+        )
     )

@@ -1,0 +1,89 @@
+"""Shifts: volunteer slots within an event, each with its own time, capacity and counts."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from schemas.common import NextCursor
+from schemas.texts import ShortTexts
+
+ShiftRole = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=50,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="What the volunteers do (marshal, legal observer, medic, interpreter, driver…)",
+        examples=["legal_observer"],
+    ),
+]
+Moment = Annotated[
+    datetime,
+    Meta(
+        tz=True, description="A moment with its UTC offset", examples=["2026-12-05T10:00:00-08:00"]
+    ),
+]
+Places = Annotated[int, Meta(ge=0, le=1_000_000, examples=[10])]
+
+
+class ShiftCreate(Struct, forbid_unknown_fields=True):
+    """A new shift; `capacity` null means unlimited, `staffing_target` is how many are needed."""
+
+    name: ShortTexts
+    starts_at: Moment
+    ends_at: Moment
+    role: ShiftRole = "volunteer"
+    capacity: Places | None = None
+    staffing_target: Places | None = None
+
+
+class ShiftPatch(Struct, forbid_unknown_fields=True):
+    """Change a shift; omitted fields stay as they are."""
+
+    name: ShortTexts | UnsetType = UNSET
+    starts_at: Moment | UnsetType = UNSET
+    ends_at: Moment | UnsetType = UNSET
+    role: ShiftRole | UnsetType = UNSET
+    capacity: Places | None | UnsetType = UNSET
+    staffing_target: Places | None | UnsetType = UNSET
+
+
+class ShiftCounts(Struct):
+    """Counts only, never names: places taken and waiting, and how many are still needed."""
+
+    going: Annotated[int, Meta(examples=[2])]
+    waitlisted: Annotated[int, Meta(examples=[0])]
+    spots_left: Annotated[int | None, Meta(description="null when unlimited", examples=[3])]
+    staffing_target: Annotated[int | None, Meta(examples=[5])]
+    still_needed: Annotated[
+        int | None, Meta(description="staffing_target minus going, at least 0", examples=[3])
+    ]
+
+
+class Shift(Struct):
+    """A shift, with its name in every language given and the one chosen for the caller."""
+
+    id: UUID
+    event_id: UUID
+    name: ShortTexts
+    display_name: Annotated[str, Meta(examples=["Observador legal"])]
+    lang: Annotated[str | None, Meta(description="The language of display_name", examples=["es"])]
+    role: ShiftRole
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int | None
+    staffing_target: int | None
+    counts: Annotated[
+        ShiftCounts | None, Meta(description="null when the event hides counts from you")
+    ]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ShiftPage(Struct):
+    """An event's shifts, by start time."""
+
+    items: list[Shift]
+    next_cursor: NextCursor = None
