@@ -30,7 +30,10 @@ from api.openapi import finalize
 from api.routes.accounts import AccountController, SessionController
 from api.routes.events import EventController, SeriesController
 from api.routes.health import healthz, openapi_json, readyz
+from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
+from api.routes.rsvps import RsvpController
+from api.routes.shifts import ShiftController
 from api.services.accounts import Passwords
 from db.pool import create_pool
 
@@ -132,6 +135,9 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             OrgController,
             EventController,
             SeriesController,
+            ShiftController,
+            RsvpController,
+            NotificationController,
         ],
         dependencies={
             "conn": Provide(provide_conn),

@@ -1,0 +1,235 @@
+"""RSVPs: saying you're coming (with or without an account), managing it, organizer views.
+
+No field here asks for a legal name, address, date of birth or immigration status: an alias
+is enough, and a contact (email or phone) is optional and sealed at rest.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from schemas.announcements import Announcement
+from schemas.common import NextCursor
+from schemas.events import Location
+from schemas.notifications import Notification
+from schemas.shifts import ShiftCounts
+from schemas.texts import LanguageTag, ShortTexts
+
+Alias = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+        description="Any name you like; an alias or initials are enough",
+        examples=["Lupe"],
+    ),
+]
+Contact = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=200,
+        pattern=r"^([^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+|\+?[0-9][0-9 ().\-]{4,40})$",
+        description="Optional email or phone, so organizers can reach you; encrypted at rest",
+        examples=["+1 619 555 0100"],
+    ),
+]
+Guests = Annotated[
+    int,
+    Meta(
+        ge=0,
+        le=1000,
+        description="People coming with you (the configured maximum applies); places = 1 + guests",
+        examples=[2],
+    ),
+]
+LanguageNeeds = Annotated[
+    list[LanguageTag],
+    Meta(
+        max_length=10,
+        description="Languages you need interpretation into (BCP 47 tags)",
+        examples=[["es", "mam"]],
+    ),
+]
+RsvpStatus = Annotated[
+    Literal["going", "waitlisted", "cancelled", "attended"], Meta(examples=["going"])
+]
+ShareToken = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=200,
+        description="The share token of a private event (from its share link)",
+    ),
+]
+
+
+class RsvpCreate(Struct, forbid_unknown_fields=True):
+    """Say you're coming, to the event or (with `shift_id`) to one of its shifts."""
+
+    alias: Alias
+    contact: Contact | None = None
+    guests: Guests = 0
+    language_needs: LanguageNeeds = []
+    shift_id: UUID | None = None
+    share_token: ShareToken | None = None
+
+
+class RsvpPatch(Struct, forbid_unknown_fields=True):
+    """Change your RSVP; omitted fields stay as they are; `contact: null` erases it."""
+
+    alias: Alias | UnsetType = UNSET
+    contact: Contact | None | UnsetType = UNSET
+    guests: Guests | UnsetType = UNSET
+    language_needs: LanguageNeeds | UnsetType = UNSET
+
+
+class Rsvp(Struct):
+    """An RSVP as its owner sees it."""
+
+    id: UUID
+    event_id: UUID
+    shift_id: UUID | None
+    alias: Alias
+    guests: int
+    places: Annotated[int, Meta(description="1 + guests", examples=[3])]
+    language_needs: list[str]
+    status: RsvpStatus
+    waitlist_position: Annotated[
+        int | None, Meta(description="1 = next in line; null unless waitlisted", examples=[None])
+    ]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RsvpCreated(Rsvp):
+    """The new RSVP and its secret manage link, shown this once (keep it: it is the only way
+    to change or cancel without an account)."""
+
+    manage_token: Annotated[str, Meta(examples=["cvn_rsvp_Zm9vYmFy…"])] = ""
+    manage_url: Annotated[
+        str, Meta(examples=["https://caravan.example/v1/rsvps/manage/cvn_rsvp_Zm9vYmFy…"])
+    ] = ""
+
+
+class EventBrief(Struct):
+    """The event an RSVP is for."""
+
+    id: UUID
+    title: ShortTexts
+    display_title: str
+    lang: str | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    status: Annotated[str, Meta(examples=["published"])]
+
+
+class ShiftBrief(Struct):
+    """The shift an RSVP is for."""
+
+    id: UUID
+    name: ShortTexts
+    display_name: str
+    role: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class MyRsvp(Struct):
+    """One of your RSVPs, with its event."""
+
+    rsvp: Rsvp
+    event: EventBrief
+    shift: ShiftBrief | None
+    manage_url: Annotated[str, Meta(description="The RSVP's manage link (yours to share or not)")]
+
+
+class MyRsvpPage(Struct):
+    """Your RSVPs, soonest event first."""
+
+    items: list[MyRsvp]
+    next_cursor: NextCursor = None
+
+
+class ManageView(Struct):
+    """What the manage link shows: your RSVP, the event (with the location as revealed to you),
+    the shift, the organizers' announcements and your notifications."""
+
+    rsvp: Rsvp
+    event: EventBrief
+    location: Annotated[Location, Meta(description="The event's location as revealed to you")]
+    shift: ShiftBrief | None
+    announcements: list[Announcement]
+    notifications: list[Notification]
+
+
+# ---------------------------------------------------------------- organizer tools
+
+
+class StatusCount(Struct):
+    """RSVPs with a status, and the places (people) they hold."""
+
+    rsvps: int
+    places: int
+
+
+class AttendeeCounts(Struct):
+    """Counts by status."""
+
+    going: StatusCount
+    waitlisted: StatusCount
+    cancelled: StatusCount
+    attended: StatusCount
+
+
+class Attendee(Struct):
+    """An RSVP as organizers see it (only in the attendee list and its export)."""
+
+    id: UUID
+    alias: str
+    contact: Annotated[
+        str | None, Meta(description="Decrypted; null when none was given or it was purged")
+    ]
+    guests: int
+    places: int
+    status: RsvpStatus
+    shift_id: UUID | None
+    shift_name: str | None
+    language_needs: list[str]
+    has_account: bool
+    checked_in_at: datetime | None
+    created_at: datetime
+
+
+class AttendeePage(Struct):
+    """Attendees in arrival order, with counts for the same filter (shift or event)."""
+
+    items: list[Attendee]
+    counts: AttendeeCounts
+    next_cursor: NextCursor = None
+
+
+class EventCounts(Struct):
+    """Counts without names: places going and waiting, spots left, language needs, per shift."""
+
+    event_id: UUID
+    going: Annotated[int, Meta(examples=[34])]
+    waitlisted: Annotated[int, Meta(examples=[0])]
+    capacity: Annotated[int | None, Meta(examples=[40])]
+    spots_left: Annotated[int | None, Meta(description="null when unlimited", examples=[6])]
+    language_needs: Annotated[
+        dict[str, int],
+        Meta(description="People (going) who need each language, by tag", examples=[{"es": 12}]),
+    ]
+    shifts: list["ShiftCountsItem"]
+
+
+class ShiftCountsItem(Struct):
+    """One shift's counts."""
+
+    shift_id: UUID
+    counts: ShiftCounts
