@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
 
 from tests.people import Person
@@ -70,3 +73,39 @@ async def published_event(
     if created.get("share_url"):
         published["share_url"] = created["share_url"]
     return published
+
+
+async def add_rsvp(
+    conn: asyncpg.Connection,
+    event: dict[str, Any],
+    account: Person | None = None,
+    *,
+    status: str = "going",
+    guests: int = 0,
+    alias: str = "Guest",
+    language_needs: list[str] | None = None,
+) -> UUID:
+    """Write an event RSVP straight to the database and move the event's counters with it."""
+    rsvp_id: UUID = await conn.fetchval(
+        """
+        INSERT INTO rsvps (event_id, org_id, account_id, alias, status, guests, language_needs,
+                           manage_token_hash)
+        SELECT e.id, e.org_id, $2, $3, $4, $5, $6, $7 FROM events e WHERE e.id = $1
+        RETURNING id
+        """,
+        UUID(event["id"]),
+        UUID(account.id) if account else None,
+        alias,
+        status,
+        guests,
+        language_needs or [],
+        os.urandom(32),
+    )
+    column = {"going": "places_taken", "waitlisted": "places_waitlisted"}.get(status)
+    if column:
+        await conn.execute(
+            f"UPDATE events SET {column} = {column} + $2 WHERE id = $1",
+            UUID(event["id"]),
+            1 + guests,
+        )
+    return rsvp_id
