@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format openapi migrate worker clean
+.PHONY: help run test lint format openapi migrate worker bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,11 @@ migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (or the embedded
 
 worker: $(VENV)/.installed ## run the background worker (housekeeping, later deliveries and purges)
 	$(BIN)/caravan worker
+
+SCALE ?= 1k
+bench: $(VENV)/.installed ## benchmark: make bench SCALE=1k|10k|100k|1m (needs wrk; see docs/PERFORMANCE.md)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (or brew install wrk)" >&2; exit 2; }
+	$(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and local state (embedded database included)
 	rm -rf $(VENV) .caravan .pytest_cache .ruff_cache .mypy_cache

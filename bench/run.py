@@ -1,0 +1,574 @@
+"""`make bench`: seed a database at a chosen scale, serve it for real, load it with wrk, print ratios.
+
+Every figure is printed with its ratio to two ceilings measured in the same run on the same
+machine: a trivial JSON endpoint of the same server, and the public list's own pipeline
+(query + Structs + encode) run in-process without HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api.config import load_settings  # noqa: E402
+from api.crypto import Keyring, new_token, token_hash  # noqa: E402
+from db.migrate import migrate  # noqa: E402
+from db.pool import connect, create_pool  # noqa: E402
+
+SCALES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+CITIES = [  # (lat, lon, timezone, area)
+    (32.5149, -117.0382, "America/Tijuana", "Tijuana"),
+    (32.7157, -117.1611, "America/Los_Angeles", "San Diego"),
+    (34.0522, -118.2437, "America/Los_Angeles", "Los Angeles"),
+    (19.4326, -99.1332, "America/Mexico_City", "Ciudad de México"),
+    (31.6904, -106.4245, "America/Ciudad_Juarez", "Ciudad Juárez"),
+    (29.4241, -98.4936, "America/Chicago", "San Antonio"),
+    (40.4168, -3.7038, "Europe/Madrid", "Madrid"),
+    (41.3874, 2.1686, "Europe/Madrid", "Barcelona"),
+    (25.6866, -100.3161, "America/Monterrey", "Monterrey"),
+    (40.7128, -74.0060, "America/New_York", "New York"),
+]
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: int = 0
+    cpu_ms_per_request: float | None = None
+    peak_rss_mb: float | None = None
+    ratio_to_trivial: float | None = None
+    ratio_to_pipeline: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- database
+
+
+def admin_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from db.embedded import start_embedded
+
+    uri, handle = start_embedded(ROOT / ".caravan" / "bench-pgdata")
+    globals()["_embedded"] = handle
+    return uri
+
+
+def with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+SEED_SQL = """
+WITH cities(i, lat, lon, tz, area) AS (SELECT * FROM unnest($2::int[], $3::float8[], $4::float8[], $5::text[], $6::text[]))
+INSERT INTO orgs (slug, name, timezone, description)
+SELECT 'bench-org-' || g, 'Bench Org ' || g, c.tz, 'Benchmark organization ' || g
+  FROM generate_series(1, $1) g
+  JOIN cities c ON c.i = g % 10
+"""
+
+EVENTS_SQL = """
+WITH cities(i, lat, lon, tz, area) AS (SELECT * FROM unnest($3::int[], $4::float8[], $5::float8[], $6::text[], $7::text[])),
+     o AS (SELECT id, row_number() OVER (ORDER BY slug) - 1 AS n FROM orgs WHERE slug LIKE 'bench-org-%'),
+     words(w) AS (SELECT ARRAY['vigil','asylum','families','rights','border','shelter','court',
+                               'training','solidarity','march','legal','detention','welcome',
+                               'interpreters','caravan','community','teachers','workers','youth','faith'])
+INSERT INTO events (org_id, kind, title, summary, description, languages, starts_at, ends_at,
+                    timezone, venue_name, venue_address, venue_lat, venue_lon, area, public_lat,
+                    public_lon, visibility, status, capacity, location_policy, tags, published_at,
+                    cancel_reason, cancelled_at)
+SELECT o.id,
+       (ARRAY['rally','march','vigil','training','meeting','rapid_response','other'])[1 + g % 7],
+       jsonb_build_object('en', 'Event ' || g || ' ' || w[1 + g % 20], 'es', 'Evento ' || g),
+       jsonb_build_object('en', 'About ' || w[1 + (g / 7) % 20]),
+       jsonb_build_object('en', repeat(w[1 + (g / 3) % 20] || ' ' || w[1 + (g / 11) % 20] || ' ', 20)),
+       ARRAY['en', 'es'],
+       now() - interval '30 days' + (g::float8 / $1) * interval '395 days',
+       now() - interval '30 days' + (g::float8 / $1) * interval '395 days' + interval '2 hours',
+       c.tz, 'Venue ' || g, g || ' Main St', c.lat + (g % 97) * 0.002, c.lon + (g % 89) * 0.002,
+       c.area,
+       CASE WHEN g % 5 = 0 THEN round((c.lat + (g % 97) * 0.002) / 0.05) * 0.05 ELSE c.lat + (g % 97) * 0.002 END,
+       CASE WHEN g % 5 = 0 THEN round((c.lon + (g % 89) * 0.002) / 0.05) * 0.05 ELSE c.lon + (g % 89) * 0.002 END,
+       CASE WHEN g % 30 = 0 THEN 'members' WHEN g % 97 = 0 THEN 'private' ELSE 'public' END,
+       CASE WHEN g % 20 = 0 THEN 'draft' WHEN g % 25 = 0 THEN 'cancelled' ELSE 'published' END,
+       CASE WHEN g % 3 = 0 THEN 100 END,
+       CASE WHEN g % 5 = 0 THEN 'attendees' ELSE 'public' END,
+       ARRAY[w[1 + g % 20], w[1 + (g / 5) % 20]],
+       now() - interval '40 days',
+       CASE WHEN g % 20 <> 0 AND g % 25 = 0 THEN 'weather' END,
+       CASE WHEN g % 20 <> 0 AND g % 25 = 0 THEN now() - interval '1 day' END
+  FROM generate_series(1, $1) g
+  JOIN o ON o.n = g % $2
+  JOIN cities c ON c.i = g % 10
+  CROSS JOIN words
+"""
+
+RSVPS_SQL = """
+INSERT INTO rsvps (event_id, org_id, alias, guests, status, manage_token_hash, language_needs)
+SELECT e.id, e.org_id, 'Guest ' || k, k % 2, 'going',
+       sha256(convert_to(e.id::text || ':' || k, 'UTF8')),
+       CASE WHEN k % 4 = 0 THEN ARRAY['es'] ELSE '{}' END
+  FROM (SELECT id, org_id FROM events WHERE capacity IS NOT NULL AND status = 'published') e
+ CROSS JOIN generate_series(1, 3) k
+"""
+
+
+async def seed(url: str, events: int) -> dict[str, Any]:
+    conn = await connect(url, timeout=60)
+    started = time.perf_counter()
+    try:
+        await migrate(conn)
+        n_orgs = max(20, events // 250)
+        cols = list(zip(*[(i, *c) for i, c in enumerate(CITIES)], strict=True))
+        args = [list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]), list(cols[4])]
+        await conn.execute(SEED_SQL, n_orgs, *args)
+        await conn.execute("SET statement_timeout = 0")
+        await conn.execute(EVENTS_SQL, events, n_orgs, *args)
+        await conn.execute(RSVPS_SQL)
+        await conn.execute(
+            "UPDATE events e SET places_taken = s.places FROM (SELECT event_id, sum(places) AS places "
+            "FROM rsvps GROUP BY event_id) s WHERE s.event_id = e.id"
+        )
+        await conn.execute("ANALYZE")
+        keyring = Keyring(SECRET)
+        from api.services.accounts import Passwords, register
+        from schemas.accounts import AccountCreate
+
+        settings = load_settings({"CARAVAN_MODE": "test", "CARAVAN_SECRET_KEY": SECRET})
+        account = await register(
+            conn,
+            keyring,
+            Passwords(settings),
+            AccountCreate(
+                email="bench@example.org", display_name="Bench", password="bench password 1"
+            ),
+        )
+        token = new_token("cvn_sess")
+        await conn.execute(
+            "INSERT INTO sessions (account_id, token_hash, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+            account.id,
+            token_hash(token),
+        )
+        sample = await conn.fetchval(
+            "SELECT id FROM events WHERE status = 'published' AND visibility = 'public' "
+            "AND starts_at > now() ORDER BY starts_at LIMIT 1 OFFSET 10"
+        )
+        return {
+            "orgs": n_orgs,
+            "events": events,
+            "rsvps": await conn.fetchval("SELECT count(*) FROM rsvps"),
+            "seconds": round(time.perf_counter() - started, 1),
+            "token": token,
+            "account_id": str(account.id),
+            "sample_event": str(sample),
+            "org_slug": "bench-org-1",
+        }
+    finally:
+        await conn.close()
+
+
+# ---------------------------------------------------------------- server and load
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                pids.extend(process_tree(int(entry.name)))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except OSError:
+            pass
+    return total
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    peak = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return round(peak, 1)
+
+
+class Server:
+    def __init__(self, url: str, workers: int) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env.update(
+            {
+                "CARAVAN_MODE": "production",
+                "DATABASE_URL": url,
+                "CARAVAN_SECRET_KEY": SECRET,
+                "CARAVAN_POOL_MIN_SIZE": "4",
+                "CARAVAN_POOL_MAX_SIZE": "10",
+                "CARAVAN_LOGIN_ATTEMPTS": "1000000",
+            }
+        )
+        caravan = shutil.which("caravan", path=str(ROOT / ".venv" / "bin")) or "caravan"
+        self.proc = subprocess.Popen(
+            [caravan, "serve", "--port", str(self.port), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+_LAT = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    server: Server,
+    name: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    duration: int,
+    connections: int,
+) -> Result:
+    pids = process_tree(server.proc.pid)
+    cpu_before = cpu_seconds(pids)
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    out = subprocess.run(
+        [*cmd, server.base + path], capture_output=True, text=True, check=True
+    ).stdout
+    cpu = cpu_seconds(pids) - cpu_before
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {m.group(1): _ms(m.group(2), m.group(3)) for m in _LAT.finditer(out)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        errors += sum(int(x) for x in socket_errors.groups())
+    return Result(
+        name=name,
+        requests_per_s=round(rps, 1),
+        p50_ms=round(lat.get("50", 0.0), 2),
+        p99_ms=round(lat.get("99", 0.0), 2),
+        errors=errors,
+        cpu_ms_per_request=round(cpu * 1000 / total, 3) if total else None,
+        peak_rss_mb=peak_rss_mb(pids),
+    )
+
+
+async def pipeline_ceiling(url: str, duration: int) -> Result:
+    """The public list's own work, in-process: query + Structs + JSON, no HTTP."""
+    from api.services.events import EventQuery, list_events
+
+    pool = await create_pool(url, min_size=1, max_size=1)
+    count = 0
+    try:
+        async with pool.acquire() as conn:
+            started = time.perf_counter()
+            while time.perf_counter() - started < duration:
+                page = await list_events(conn, None, EventQuery(), None, 50, ["en"])
+                msgspec.json.encode(page)
+                count += 1
+            elapsed = time.perf_counter() - started
+    finally:
+        await pool.close()
+    return Result(
+        name="ceiling: public list pipeline in-process", requests_per_s=round(count / elapsed, 1)
+    )
+
+
+async def rsvp_burst(
+    base: str, url: str, places: int = 40, requests: int = 500
+) -> tuple[Result, Result]:
+    """500 concurrent RSVPs for 40 places over HTTP, and the same bookings straight on asyncpg."""
+    conn = await connect(url)
+    try:
+        event_ids = []
+        for _ in range(2):
+            event_ids.append(
+                await conn.fetchval(
+                    """
+                    INSERT INTO events (org_id, kind, title, starts_at, ends_at, timezone, status,
+                                        capacity, published_at)
+                    SELECT id, 'rally', '{"en": "Burst"}', now() + interval '3 days',
+                           now() + interval '3 days 2 hours', 'America/Tijuana', 'published', $1, now()
+                      FROM orgs ORDER BY slug LIMIT 1
+                    RETURNING id
+                    """,
+                    places,
+                )
+            )
+    finally:
+        await conn.close()
+    http_event, direct_event = event_ids
+
+    limits = httpx.Limits(max_connections=requests, max_keepalive_connections=requests)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        responses = await asyncio.gather(
+            *[
+                client.post(f"/v1/events/{http_event}/rsvps", json={"alias": f"Guest {i}"})
+                for i in range(requests)
+            ],
+            return_exceptions=True,
+        )
+        http_seconds = time.perf_counter() - started
+    errors = sum(1 for r in responses if isinstance(r, Exception) or r.status_code >= 500)
+    statuses = [
+        r.json().get("status")
+        for r in responses
+        if not isinstance(r, Exception) and r.status_code < 300
+    ]
+
+    from api.services.rsvps import create_rsvp
+    from schemas.rsvps import RsvpCreate
+
+    settings = load_settings(
+        {"CARAVAN_MODE": "test", "CARAVAN_SECRET_KEY": SECRET, "DATABASE_URL": url}
+    )
+    keyring = Keyring(SECRET)
+    pool = await create_pool(url, min_size=10, max_size=10)
+
+    async def book(i: int) -> None:
+        async with pool.acquire() as c, c.transaction():
+            await create_rsvp(
+                c, keyring, settings, direct_event, None, RsvpCreate(alias=f"Guest {i}"), None
+            )
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*[book(i) for i in range(requests)])
+        direct_seconds = time.perf_counter() - started
+        async with pool.acquire() as c:
+            counts = await c.fetchrow(
+                "SELECT places_taken, places_waitlisted, "
+                "(SELECT count(*) FROM rsvps WHERE event_id = $1 AND status = 'going') AS going_rows "
+                "FROM events WHERE id = $1",
+                http_event,
+            )
+    finally:
+        await pool.close()
+    exact = (
+        counts["places_taken"] == places == counts["going_rows"]
+        and statuses.count("going") == places
+    )
+    http = Result(
+        name=f"RSVP burst: {requests} concurrent for {places} places (HTTP)",
+        requests_per_s=round(requests / http_seconds, 1),
+        errors=errors,
+        note=("exact" if exact else "NOT EXACT") + f"; {http_seconds:.2f} s total",
+        extra={
+            "seconds": round(http_seconds, 3),
+            "going": statuses.count("going"),
+            "waitlisted": statuses.count("waitlisted"),
+            "exact": exact,
+        },
+    )
+    direct = Result(
+        name=f"ceiling: the same {requests} bookings on asyncpg in-process",
+        requests_per_s=round(requests / direct_seconds, 1),
+        note=f"{direct_seconds:.2f} s total",
+        extra={"seconds": round(direct_seconds, 3)},
+    )
+    return http, direct
+
+
+# ---------------------------------------------------------------- report
+
+
+def markdown(results: list[Result], meta: dict[str, Any]) -> str:
+    lines = [
+        f"Scale {meta['scale']} ({meta['seed']['events']} events, {meta['seed']['orgs']} orgs, "
+        f"{meta['seed']['rsvps']} RSVPs) on {meta['machine']}, {meta['date']}",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | errors | CPU ms/req | peak RSS MB | × trivial | × pipeline | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+
+        def fmt(v: Any) -> str:
+            return "" if v is None else str(v)
+
+        lines.append(
+            f"| {r.name} | {r.requests_per_s} | {r.p50_ms or ''} | {r.p99_ms or ''} | {r.errors} | "
+            f"{fmt(r.cpu_ms_per_request)} | {fmt(r.peak_rss_mb)} | {fmt(r.ratio_to_trivial)} | "
+            f"{fmt(r.ratio_to_pipeline)} | {r.note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", choices=SCALES, default="1k")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is needed: `apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`",
+            file=sys.stderr,
+        )
+        return 2
+
+    admin = admin_url()
+    name = f"caravan_bench_{uuid.uuid4().hex[:8]}"
+    conn = await connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = with_database(admin, name)
+    try:
+        print(f"seeding {args.scale} …", flush=True)
+        seeded = await seed(url, SCALES[args.scale])
+        print(f"seeded in {seeded['seconds']} s", flush=True)
+        auth = {"Authorization": f"Bearer {seeded['token']}"}
+        results: list[Result] = []
+        server = Server(url, workers=1)
+        try:
+            server.wait_ready()
+            d, c = args.duration, args.connections
+            trivial = wrk(
+                server, "ceiling: trivial JSON (/healthz)", "/healthz", duration=d, connections=c
+            )
+            results.append(trivial)
+            scenarios = [
+                ("GET /v1/events (first page)", "/v1/events", None),
+                (
+                    "GET /v1/events near + radius_km",
+                    "/v1/events?near=32.52,-117.03&radius_km=25",
+                    None,
+                ),
+                ("GET /v1/events q=asylum", "/v1/events?q=asylum", None),
+                ("GET /v1/events/{id}", f"/v1/events/{seeded['sample_event']}", None),
+                ("GET /v1/events (signed in)", "/v1/events", auth),
+            ]
+            for label, path, headers in scenarios:
+                results.append(wrk(server, label, path, headers=headers, duration=d, connections=c))
+            http, direct = await rsvp_burst(server.base, url)
+            results += [http, direct]
+            http.ratio_to_pipeline = round(http.extra["seconds"] / direct.extra["seconds"], 2)
+            http.note += f"; {http.ratio_to_pipeline} × the in-process time"
+        finally:
+            server.stop()
+        ceiling = await pipeline_ceiling(url, args.duration)
+        results.insert(1, ceiling)
+        for r in results:
+            if r.requests_per_s and not r.name.startswith(("ceiling", "RSVP")):
+                r.ratio_to_trivial = round(r.requests_per_s / trivial.requests_per_s, 2)
+                r.ratio_to_pipeline = round(r.requests_per_s / ceiling.requests_per_s, 2)
+        two = Server(url, workers=2)
+        try:
+            two.wait_ready()
+            scaled = wrk(
+                two,
+                "GET /v1/events, --workers 2",
+                "/v1/events",
+                duration=args.duration,
+                connections=args.connections,
+            )
+            one = next(r for r in results if r.name == "GET /v1/events (first page)")
+            scaled.note = f"{scaled.requests_per_s / one.requests_per_s:.2f} × 1 worker"
+            results.append(scaled)
+        finally:
+            two.stop()
+    finally:
+        if not args.keep:
+            conn = await connect(admin)
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.close()
+
+    meta = {
+        "scale": args.scale,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "seed": {k: v for k, v in seeded.items() if k != "token"},
+        "duration_s": args.duration,
+        "connections": args.connections,
+    }
+    table = markdown(results, meta)
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    (out / f"{stamp}-{args.scale}.json").write_text(
+        json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2)
+    )
+    (out / f"{stamp}-{args.scale}.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
