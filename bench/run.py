@@ -27,13 +27,13 @@ from typing import Any
 import httpx
 import msgspec
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from api.config import load_settings
+from api.crypto import Keyring, new_token, token_hash
+from db.migrate import migrate
+from db.pool import connect, create_pool
 
-from api.config import load_settings  # noqa: E402
-from api.crypto import Keyring, new_token, token_hash  # noqa: E402
-from db.migrate import migrate  # noqa: E402
-from db.pool import connect, create_pool  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 SCALES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 SECRET = "bench-secret-key-that-is-long-enough-0123456789"
