@@ -75,6 +75,10 @@ def manage_url(settings: Settings, token: str) -> str:
     return f"{settings.public_url}/v1/rsvps/manage/{token}"
 
 
+def _places(n: int) -> str:
+    return f"{n} place" if n == 1 else f"{n} places"
+
+
 def _normalize_needs(needs: Sequence[str]) -> list[str]:
     """Lower-case, without repeats, in the order given."""
     return list(dict.fromkeys(n.lower() for n in needs))
@@ -217,7 +221,7 @@ async def create_rsvp(
     places = 1 + data.guests
     if pool.capacity is not None and places > pool.capacity:
         raise Conflict(
-            f"{'This shift' if pool.shift else 'This event'} has {pool.capacity} places in all; "
+            f"{'This shift' if pool.shift else 'This event'} has {_places(pool.capacity)} in all; "
             f"a group of {places} cannot be admitted. Please talk to the organizers."
         )
     if account_id is not None and await rsvps.select_live_account_rsvp(
@@ -429,7 +433,7 @@ async def _change_guests(
     event_id, shift_id = record["event_id"], record["shift_id"]
     if pool.capacity is not None and 1 + guests > pool.capacity:
         raise Conflict(
-            f"There are {pool.capacity} places in all; a group of {1 + guests} cannot be "
+            f"There are {_places(pool.capacity)} in all; a group of {1 + guests} cannot be "
             "admitted. Your RSVP is unchanged."
         )
     if record["status"] == "waitlisted":
