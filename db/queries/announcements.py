@@ -19,8 +19,8 @@ async def insert_announcement(
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""
-        INSERT INTO announcements AS a (event_id, org_id, author_id, body)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO announcements AS a (event_id, org_id, author_id, body, created_at)
+        VALUES ($1, $2, $3, $4, clock_timestamp())
         RETURNING {ANNOUNCEMENT_COLUMNS}
         """,
         event_id,

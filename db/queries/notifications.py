@@ -1,4 +1,8 @@
-"""SQL for the notifications inbox (accounts, and RSVPs made without an account)."""
+"""SQL for the notifications inbox (accounts, and RSVPs made without an account).
+
+Rows are stamped with clock_timestamp(), not now(): several notifications written in one
+transaction still come out in the order they were written.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +26,11 @@ async def insert_event_notifications(
     """
     status = await conn.execute(
         """
-        INSERT INTO notifications (account_id, rsvp_id, kind, event_id, payload)
+        INSERT INTO notifications (account_id, rsvp_id, kind, event_id, payload, created_at)
         SELECT DISTINCT ON (coalesce(r.account_id, r.id))
                r.account_id,
                CASE WHEN r.account_id IS NULL THEN r.id END,
-               $2, $1, $3
+               $2, $1, $3, clock_timestamp()
           FROM rsvps r
          WHERE r.event_id = $1
            AND r.status = ANY($4::text[])
@@ -46,8 +50,9 @@ async def insert_rsvp_notification(
     """A notification about one RSVP, to its account or (no account) its manage link."""
     await conn.execute(
         """
-        INSERT INTO notifications (account_id, rsvp_id, kind, event_id, payload)
-        SELECT r.account_id, CASE WHEN r.account_id IS NULL THEN r.id END, $2, r.event_id, $3
+        INSERT INTO notifications (account_id, rsvp_id, kind, event_id, payload, created_at)
+        SELECT r.account_id, CASE WHEN r.account_id IS NULL THEN r.id END, $2, r.event_id, $3,
+               clock_timestamp()
           FROM rsvps r
          WHERE r.id = $1
         """,
@@ -63,8 +68,9 @@ async def insert_rsvps_notifications(
     """The same notification about each of these RSVPs, to its account or its manage link."""
     status = await conn.execute(
         """
-        INSERT INTO notifications (account_id, rsvp_id, kind, event_id, payload)
-        SELECT r.account_id, CASE WHEN r.account_id IS NULL THEN r.id END, $2, r.event_id, $3
+        INSERT INTO notifications (account_id, rsvp_id, kind, event_id, payload, created_at)
+        SELECT r.account_id, CASE WHEN r.account_id IS NULL THEN r.id END, $2, r.event_id, $3,
+               clock_timestamp()
           FROM rsvps r
          WHERE r.id = ANY($1::uuid[])
         """,
@@ -173,4 +179,46 @@ async def select_rsvp_notifications(
         account_id,
         event_id,
         limit,
+    )
+
+
+async def insert_trip_notifications(
+    conn: asyncpg.Connection,
+    trip_id: UUID,
+    kind: str,
+    payload: dict[str, Any],
+    statuses: tuple[str, ...] = ("accepted",),
+) -> int:
+    """One notification per account with an application to the trip in one of `statuses`."""
+    status = await conn.execute(
+        """
+        INSERT INTO notifications (account_id, kind, trip_id, payload)
+        SELECT DISTINCT a.account_id, $2, $1, $3
+          FROM trip_applications a
+         WHERE a.trip_id = $1
+           AND a.account_id IS NOT NULL
+           AND a.status = ANY($4::text[])
+        """,
+        trip_id,
+        kind,
+        payload,
+        list(statuses),
+    )
+    return int(status.split()[-1])
+
+
+async def insert_trip_application_notification(
+    conn: asyncpg.Connection, application_id: UUID, kind: str, payload: dict[str, Any]
+) -> None:
+    """A notification about one trip application, to its applicant's inbox."""
+    await conn.execute(
+        """
+        INSERT INTO notifications (account_id, kind, trip_id, payload)
+        SELECT a.account_id, $2, a.trip_id, $3
+          FROM trip_applications a
+         WHERE a.id = $1 AND a.account_id IS NOT NULL
+        """,
+        application_id,
+        kind,
+        payload,
     )
