@@ -417,3 +417,21 @@ async def test_org_list_shows_members_only_events_to_members_and_drafts_to_organ
 
 async def test_org_list_of_an_unknown_org_is_not_found(client):
     assert_problem(await client.get("/v1/orgs/nobody-here/events"), 404)
+
+
+async def test_demo_events_are_upcoming_published_and_some_protect_their_place(client, conn):
+    from uuid import UUID
+
+    from api.demo_events import load_demo_events
+
+    owner = await sign_up(client, "Demo")
+    for slug in ("frontera-unida", "red-de-apoyo-cdmx", "la-rights-network", "acogida-madrid"):
+        await create_org(client, owner, slug)
+    count = await load_demo_events(conn, UUID(owner.id))
+    items = (await client.get("/v1/events", params={"limit": 50})).json()["items"]
+    assert len(items) == count == 10
+    assert {e["status"] for e in items} == {"published"}
+    assert {e["location"]["precision"] for e in items} == {"exact", "area"}
+    assert all(len(e["title"]) >= 2 for e in items)
+    spanish = await client.get("/v1/events", params={"q": "asilo"})
+    assert len(spanish.json()["items"]) == 2
