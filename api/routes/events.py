@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -173,18 +173,19 @@ class EventController(Controller):
         page = await events.list_events(
             conn, _account_id(caller), query, cursor, limit, languages, org_slug=slug
         )
-        params = {"from": from_, "to": to, "include_cancelled": include_cancelled or None}
-        params.update(lang=lang, limit=limit)
+        params: dict[str, Any] = {
+            "from": from_.isoformat() if from_ else None,
+            "to": to.isoformat() if to else None,
+            "include_cancelled": "true" if include_cancelled else None,
+            "lang": lang,
+            "limit": limit,
+        }
         return _cached_page(
             page,
             if_none_match,
             link_header(
                 f"/v1/orgs/{slug}/events",
-                {
-                    k: v.isoformat() if isinstance(v, datetime) else v
-                    for k, v in params.items()
-                    if v is not None
-                },
+                {k: v for k, v in params.items() if v is not None},
                 page.next_cursor,
             ),
         )
@@ -225,7 +226,7 @@ class EventController(Controller):
             include_cancelled=include_cancelled,
         )
         page = await events.list_events(conn, _account_id(caller), query, cursor, limit, languages)
-        params = {
+        params: dict[str, Any] = {
             "from": from_.isoformat() if from_ else None,
             "to": to.isoformat() if to else None,
             "kind": kind,

@@ -90,17 +90,17 @@ NOT_VISIBLE = "No event has this id, or it is not visible to you."
 # ---------------------------------------------------------------- standing and visibility
 
 
-def is_organizer(row: Mapping[str, Any]) -> bool:
+def is_organizer(row: asyncpg.Record) -> bool:
     """Organizer or owner of the creating org or of a co-hosting org."""
     return max(row["host_rank"], row["cohost_rank"]) >= 2
 
 
-def is_member(row: Mapping[str, Any]) -> bool:
+def is_member(row: asyncpg.Record) -> bool:
     """Any role in the creating org or a co-hosting org."""
     return max(row["host_rank"], row["cohost_rank"]) >= 1
 
 
-def can_view(row: Mapping[str, Any], *, via_share_link: bool = False) -> bool:
+def can_view(row: asyncpg.Record, *, via_share_link: bool = False) -> bool:
     if is_organizer(row):
         return True
     if row["status"] == "draft":
@@ -167,7 +167,7 @@ def grid_point(lat: float | None, lon: float | None) -> tuple[float | None, floa
 
 
 def may_see_exact_location(
-    row: Mapping[str, Any], *, organizer: bool, confirmed: bool, now: datetime | None = None
+    row: asyncpg.Record, *, organizer: bool, confirmed: bool, now: datetime | None = None
 ) -> bool:
     """Whether a caller sees the venue: organizers always; confirmed attendees (going or
     attended) under policy `attendees`, or under `reveal_at` once that time has come."""
@@ -182,7 +182,7 @@ def may_see_exact_location(
     return reveal_at is not None and (now or datetime.now(UTC)) >= reveal_at
 
 
-def location_for(row: Mapping[str, Any], *, exact_allowed: bool) -> Location:
+def location_for(row: asyncpg.Record, *, exact_allowed: bool) -> Location:
     """The event's location as a caller may see it.
 
     `exact_allowed` comes from `may_see_exact_location` (or, for an RSVP's manage link, from
@@ -210,7 +210,7 @@ def location_for(row: Mapping[str, Any], *, exact_allowed: bool) -> Location:
     )
 
 
-def _counts(row: Mapping[str, Any]) -> Counts:
+def _counts(row: asyncpg.Record) -> Counts:
     capacity = row["capacity"]
     return Counts(
         going=row["places_taken"],
@@ -221,7 +221,7 @@ def _counts(row: Mapping[str, Any]) -> Counts:
 
 
 def event_view(
-    row: Mapping[str, Any],
+    row: asyncpg.Record,
     languages: Sequence[str],
     *,
     confirmed: bool | None = None,
@@ -356,7 +356,7 @@ def values_from_create(data: EventCreate) -> dict[str, Any]:
     )
 
 
-def values_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def values_from_row(row: asyncpg.Record) -> dict[str, Any]:
     values = {c: row[c] for c in events.WRITABLE_COLUMNS}
     values["languages"] = list(values["languages"])
     values["tags"] = list(values["tags"])
@@ -470,7 +470,7 @@ def share_url(public_url: str, token: str) -> str:
 # ---------------------------------------------------------------- helpers
 
 
-def _notice(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+def _notice(row: asyncpg.Record, **extra: Any) -> dict[str, Any]:
     """A notification payload: what changed, never where exactly (the inbox is not the venue)."""
     return {
         "event_id": str(row["id"]),
@@ -483,7 +483,7 @@ def _notice(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _outbox(conn: asyncpg.Connection, row: Mapping[str, Any], topic: str) -> None:
+async def _outbox(conn: asyncpg.Connection, row: asyncpg.Record, topic: str) -> None:
     await insert_outbox_entry(
         conn,
         row["org_id"],
@@ -721,8 +721,8 @@ class EventQuery(msgspec.Struct, kw_only=True):
 
     starts_from: datetime | None = None
     starts_to: datetime | None = None
-    kinds: list[str] | None = None
-    tags: list[str] | None = None
+    kinds: Sequence[str] | None = None
+    tags: Sequence[str] | None = None
     org: str | None = None
     language: str | None = None
     near: tuple[float, float] | None = None
@@ -847,7 +847,7 @@ async def list_events(
 # ---------------------------------------------------------------- co-hosts
 
 
-def _cohost(record: Mapping[str, Any]) -> Cohost:
+def _cohost(record: asyncpg.Record) -> Cohost:
     return Cohost(
         org=record["org"],
         name=record["name"],

@@ -56,8 +56,8 @@ def _local(moment: datetime, tz: ZoneInfo) -> datetime:
 
 
 def _series_view(
-    series: Mapping[str, Any],
-    rows: Sequence[Mapping[str, Any]],
+    series: asyncpg.Record,
+    rows: Sequence[asyncpg.Record],
     languages: Sequence[str],
     share_urls: Mapping[UUID, str] | None = None,
 ) -> Series:
@@ -175,8 +175,8 @@ async def get_series(
 
 def _shifted_patch(
     data: EventPatch,
-    target: Mapping[str, Any],
-    occurrence: Mapping[str, Any],
+    target: asyncpg.Record,
+    occurrence: asyncpg.Record,
 ) -> EventPatch:
     """The patch for a later occurrence: a new time on the target moves it by the same
     wall-clock amount (and gives it the same length), in its own time zone."""
