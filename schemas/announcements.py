@@ -9,6 +9,9 @@ from msgspec import Meta, Struct
 from schemas.common import NextCursor
 from schemas.texts import LanguageTag
 
+Id = Annotated[UUID, Meta(examples=["5c7e2d1a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"])]
+When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]
+
 AnnouncementBody = Annotated[
     dict[LanguageTag, Annotated[str, Meta(min_length=1, max_length=5_000, pattern=r"^[^\x00]*$")]],
     Meta(
@@ -29,12 +32,12 @@ class AnnouncementCreate(Struct, forbid_unknown_fields=True):
 class Announcement(Struct):
     """An update posted to an event's attendees."""
 
-    id: UUID
-    event_id: UUID
+    id: Id
+    event_id: Id
     body: AnnouncementBody
     display_body: Annotated[str, Meta(examples=["Nos vemos en la entrada norte"])]
     lang: Annotated[str | None, Meta(examples=["es"])]
-    created_at: datetime
+    created_at: When
 
 
 class AnnouncementPage(Struct):

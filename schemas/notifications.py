@@ -8,6 +8,9 @@ from msgspec import Meta, Struct
 
 from schemas.common import NextCursor
 
+Id = Annotated[UUID, Meta(examples=["5c7e2d1a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"])]
+When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]
+
 NotificationKind = Annotated[
     str,
     Meta(
@@ -24,14 +27,14 @@ NotificationOrder = Literal["newest", "unread_first"]
 class Notification(Struct):
     """One notification; `payload` holds ids and the change (never other people's data)."""
 
-    id: UUID
+    id: Id
     kind: NotificationKind
-    event_id: UUID | None
+    event_id: Id | None
     payload: Annotated[
         dict[str, Any], Meta(examples=[{"event_id": "5c7e2d1a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"}])
     ]
-    created_at: datetime
-    read_at: datetime | None
+    created_at: When
+    read_at: When | None
 
 
 class NotificationPage(Struct):

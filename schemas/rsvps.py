@@ -17,6 +17,9 @@ from schemas.notifications import Notification
 from schemas.shifts import ShiftCounts
 from schemas.texts import LanguageTag, ShortTexts
 
+Id = Annotated[UUID, Meta(examples=["5c7e2d1a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"])]
+When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]
+
 Alias = Annotated[
     str,
     Meta(
@@ -90,19 +93,19 @@ class RsvpPatch(Struct, forbid_unknown_fields=True):
 class Rsvp(Struct):
     """An RSVP as its owner sees it."""
 
-    id: UUID
-    event_id: UUID
-    shift_id: UUID | None
+    id: Id
+    event_id: Id
+    shift_id: Id | None
     alias: Alias
-    guests: int
+    guests: Annotated[int, Meta(examples=[2])]
     places: Annotated[int, Meta(description="1 + guests", examples=[3])]
     language_needs: list[str]
     status: RsvpStatus
     waitlist_position: Annotated[
         int | None, Meta(description="1 = next in line; null unless waitlisted", examples=[None])
     ]
-    created_at: datetime
-    updated_at: datetime
+    created_at: When
+    updated_at: When
 
 
 class RsvpCreated(Rsvp):
@@ -118,25 +121,25 @@ class RsvpCreated(Rsvp):
 class EventBrief(Struct):
     """The event an RSVP is for."""
 
-    id: UUID
+    id: Id
     title: ShortTexts
-    display_title: str
-    lang: str | None
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
+    display_title: Annotated[str, Meta(examples=["Marcha"])]
+    lang: Annotated[str | None, Meta(examples=["es"])]
+    starts_at: When
+    ends_at: When
+    timezone: Annotated[str, Meta(examples=["America/Tijuana"])]
     status: Annotated[str, Meta(examples=["published"])]
 
 
 class ShiftBrief(Struct):
     """The shift an RSVP is for."""
 
-    id: UUID
+    id: Id
     name: ShortTexts
-    display_name: str
-    role: str
-    starts_at: datetime
-    ends_at: datetime
+    display_name: Annotated[str, Meta(examples=["Observador legal"])]
+    role: Annotated[str, Meta(examples=["legal_observer"])]
+    starts_at: When
+    ends_at: When
 
 
 class MyRsvp(Struct):
@@ -173,8 +176,8 @@ class ManageView(Struct):
 class StatusCount(Struct):
     """RSVPs with a status, and the places (people) they hold."""
 
-    rsvps: int
-    places: int
+    rsvps: Annotated[int, Meta(examples=[12])]
+    places: Annotated[int, Meta(description="People (1 + guests each)", examples=[15])]
 
 
 class AttendeeCounts(Struct):
@@ -189,20 +192,20 @@ class AttendeeCounts(Struct):
 class Attendee(Struct):
     """An RSVP as organizers see it (only in the attendee list and its export)."""
 
-    id: UUID
-    alias: str
+    id: Id
+    alias: Alias
     contact: Annotated[
         str | None, Meta(description="Decrypted; null when none was given or it was purged")
     ]
-    guests: int
-    places: int
+    guests: Annotated[int, Meta(examples=[2])]
+    places: Annotated[int, Meta(description="1 + guests", examples=[3])]
     status: RsvpStatus
-    shift_id: UUID | None
+    shift_id: Id | None
     shift_name: str | None
     language_needs: list[str]
     has_account: bool
-    checked_in_at: datetime | None
-    created_at: datetime
+    checked_in_at: When | None
+    created_at: When
 
 
 class AttendeePage(Struct):
@@ -216,7 +219,7 @@ class AttendeePage(Struct):
 class EventCounts(Struct):
     """Counts without names: places going and waiting, spots left, language needs, per shift."""
 
-    event_id: UUID
+    event_id: Id
     going: Annotated[int, Meta(examples=[34])]
     waitlisted: Annotated[int, Meta(examples=[0])]
     capacity: Annotated[int | None, Meta(examples=[40])]
@@ -231,5 +234,5 @@ class EventCounts(Struct):
 class ShiftCountsItem(Struct):
     """One shift's counts."""
 
-    shift_id: UUID
+    shift_id: Id
     counts: ShiftCounts

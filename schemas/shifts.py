@@ -9,6 +9,9 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from schemas.common import NextCursor
 from schemas.texts import ShortTexts
 
+Id = Annotated[UUID, Meta(examples=["5c7e2d1a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"])]
+When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]
+
 ShiftRole = Annotated[
     str,
     Meta(
@@ -65,21 +68,21 @@ class ShiftCounts(Struct):
 class Shift(Struct):
     """A shift, with its name in every language given and the one chosen for the caller."""
 
-    id: UUID
-    event_id: UUID
+    id: Id
+    event_id: Id
     name: ShortTexts
     display_name: Annotated[str, Meta(examples=["Observador legal"])]
     lang: Annotated[str | None, Meta(description="The language of display_name", examples=["es"])]
     role: ShiftRole
-    starts_at: datetime
-    ends_at: datetime
-    capacity: int | None
-    staffing_target: int | None
+    starts_at: When
+    ends_at: When
+    capacity: Annotated[int | None, Meta(description="null = unlimited", examples=[5])]
+    staffing_target: Annotated[int | None, Meta(examples=[5])]
     counts: Annotated[
         ShiftCounts | None, Meta(description="null when the event hides counts from you")
     ]
-    created_at: datetime
-    updated_at: datetime
+    created_at: When
+    updated_at: When
 
 
 class ShiftPage(Struct):
