@@ -150,10 +150,10 @@ async def update_shift(
                 errors=[FieldError(pointer="#/capacity", detail=f"at least {taken}")],
             )
     record = await shifts.update_shift(conn, shift_id, changes)
-    if "capacity" in changes:
-        await waitlist.promote_waitlist(conn, shift["event_id"], shift_id)
-        record = await shifts.select_shift(conn, shift_id)
-        assert record is not None
+    if "capacity" in changes and await waitlist.promote_waitlist(conn, shift["event_id"], shift_id):
+        promoted = await shifts.select_shift(conn, shift_id)
+        assert promoted is not None
+        record = promoted
     await _changed(conn, shift["org_id"], "shift.updated", shift["event_id"], shift_id)
     return _shift(record, languages, True)
 

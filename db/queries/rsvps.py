@@ -502,3 +502,31 @@ async def account_has_live_rsvp(conn: asyncpg.Connection, event_id: UUID, accoun
             account_id,
         )
     )
+
+
+# ---------------------------------------------------------------- retention
+
+
+async def retime_contact_purge(conn: asyncpg.Connection, event_id: UUID) -> None:
+    """The event moved: its RSVP contacts are now kept until 24 h after the new end."""
+    await conn.execute(
+        """
+        UPDATE rsvps r
+           SET contact_purge_after = e.ends_at + interval '24 hours'
+          FROM events e
+         WHERE e.id = $1 AND r.event_id = e.id AND r.contact_ciphertext IS NOT NULL
+        """,
+        event_id,
+    )
+
+
+async def purge_expired_contacts(conn: asyncpg.Connection) -> int:
+    """Erase RSVP contacts whose retention ended; returns how many."""
+    status = await conn.execute(
+        """
+        UPDATE rsvps
+           SET contact_ciphertext = NULL, contact_purged_at = now()
+         WHERE contact_ciphertext IS NOT NULL AND contact_purge_after <= now()
+        """
+    )
+    return int(status.split()[-1])
