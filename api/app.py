@@ -34,6 +34,7 @@ from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
 from api.routes.rsvps import RsvpController
 from api.routes.shifts import ShiftController
+from api.routes.trips import TripApplicationController, TripController
 from api.services.accounts import Passwords
 from db.pool import create_pool
 
@@ -138,6 +139,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             ShiftController,
             RsvpController,
             NotificationController,
+            TripController,
+            TripApplicationController,
         ],
         dependencies={
             "conn": Provide(provide_conn),

@@ -193,7 +193,7 @@ async def insert_trip_notifications(
     status = await conn.execute(
         """
         INSERT INTO notifications (account_id, kind, trip_id, payload)
-        SELECT DISTINCT a.account_id, $2, $1, $3
+        SELECT DISTINCT a.account_id, $2::text, $1::uuid, $3::jsonb
           FROM trip_applications a
          WHERE a.trip_id = $1
            AND a.account_id IS NOT NULL
@@ -214,7 +214,7 @@ async def insert_trip_application_notification(
     await conn.execute(
         """
         INSERT INTO notifications (account_id, kind, trip_id, payload)
-        SELECT a.account_id, $2, a.trip_id, $3
+        SELECT a.account_id, $2::text, a.trip_id, $3::jsonb
           FROM trip_applications a
          WHERE a.id = $1 AND a.account_id IS NOT NULL
         """,
