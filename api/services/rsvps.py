@@ -398,6 +398,13 @@ async def update_by_token(
     record = await _by_token(conn, token)
     if isinstance(data.guests, int):
         _check_guests(settings, data.guests)
+    contact = None
+    if isinstance(data.contact, str):
+        # Sealing may create the event's data key: do it before taking the event lock, in
+        # the same order as booking does, so the two can never wait on each other.
+        contact = await encryption.seal(
+            conn, keyring, "event", record["event_id"], CONTACT_CLASS, data.contact
+        )
     pool, record = await _lock_rsvp(conn, record)
     if record["status"] == "cancelled":
         raise Conflict("This RSVP was cancelled; RSVP again instead.")
@@ -408,11 +415,6 @@ async def update_by_token(
         await _change_guests(conn, pool, record, data.guests)
 
     set_contact = data.contact is not msgspec.UNSET
-    contact = None
-    if isinstance(data.contact, str):
-        contact = await encryption.seal(
-            conn, keyring, "event", record["event_id"], CONTACT_CLASS, data.contact
-        )
     record = await rsvps.update_rsvp_details(
         conn,
         record["id"],
