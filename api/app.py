@@ -22,6 +22,7 @@ from api.deps import (
     provide_conn,
     provide_keyring,
     provide_languages,
+    provide_partner,
     provide_passwords,
     provide_settings,
 )
@@ -32,6 +33,7 @@ from api.routes.events import EventController, SeriesController
 from api.routes.health import healthz, openapi_json, readyz
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
+from api.routes.partners import ApiKeyController, PartnerController
 from api.routes.rsvps import RsvpController
 from api.routes.shifts import ShiftController
 from api.routes.trips import TripApplicationController, TripController
@@ -139,6 +141,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             ShiftController,
             RsvpController,
             NotificationController,
+            ApiKeyController,
+            PartnerController,
             TripController,
             TripApplicationController,
         ],
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             "caller": Provide(provide_caller, sync_to_thread=False),
             "account": Provide(provide_account, sync_to_thread=False),
             "languages": Provide(provide_languages, sync_to_thread=False),
+            "partner": Provide(provide_partner, sync_to_thread=False),
         },
         state=state,
         lifespan=[lifespan],

@@ -44,6 +44,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_guests_per_rsvp: int = 10
     hsts_seconds: int = 0
     secret_key_generated: bool = False
+    #: requests per key per minute on partner endpoints
+    partner_rate_limit: int = 120
+    #: tests only: let webhooks and feed imports use http:// to loopback addresses
+    outbound_allow_loopback: bool = False
 
 
 def _int(env: Mapping[str, str], name: str, default: int, errors: list[str], low: int = 0) -> int:
@@ -131,7 +135,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "login_attempts_per_window": _int(env, "CARAVAN_LOGIN_ATTEMPTS", 10, errors, low=1),
         "max_guests_per_rsvp": _int(env, "CARAVAN_MAX_GUESTS_PER_RSVP", 10, errors, low=0),
         "hsts_seconds": _int(env, "CARAVAN_HSTS_SECONDS", 0, errors, low=0),
+        "partner_rate_limit": _int(env, "CARAVAN_PARTNER_RATE_LIMIT", 120, errors, low=1),
     }
+    allow_loopback = env.get("CARAVAN_OUTBOUND_ALLOW_LOOPBACK", "") in ("1", "true", "yes")
+    if allow_loopback and mode == "production":
+        errors.append(
+            "CARAVAN_OUTBOUND_ALLOW_LOOPBACK is for tests; it cannot be set in production"
+        )
     if errors:
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(errors))
     return Settings(
@@ -141,5 +151,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=public_url,
         cors_origins=cors,
         secret_key_generated=generated,
+        outbound_allow_loopback=allow_loopback,
         **settings_kwargs,  # type: ignore[arg-type]
     )

@@ -14,6 +14,7 @@ from api.config import Settings
 from api.crypto import Keyring
 from api.errors import ProblemError, Unauthorized
 from api.services.accounts import Caller, Passwords, authenticate
+from api.services.api_keys import Partner, authenticate_key, is_api_key
 
 
 async def provide_conn(
@@ -48,6 +49,15 @@ async def provide_conn(
 async def _authenticate(request: Request[Any, Any, Any], conn: asyncpg.Connection) -> Caller | None:
     """The caller behind the bearer token; a bad token is a 401, never anonymous."""
     token = bearer_token(request)
+    request.state.partner = None
+    if token is not None and is_api_key(token):
+        # A partner API key acts for its org, never as an account: no caller.
+        state = request.app.state
+        partner = await authenticate_key(conn, token, state.settings, state.keyring)
+        if partner is None:
+            raise Unauthorized("This API key is unknown or was revoked.")
+        request.state.partner = partner
+        token = None
     caller = await authenticate(conn, token) if token is not None else None
     if token is not None and caller is None:
         raise Unauthorized("This token is unknown, expired or revoked; log in again.")
@@ -92,6 +102,13 @@ def provide_account(
     """The signed-in caller; provide_conn already answered 401 to anonymous requests."""
     caller: Caller = request.state.caller
     return caller
+
+
+def provide_partner(
+    request: Request[Any, Any, Any], conn: NamedDependency[asyncpg.Connection]
+) -> Partner | None:
+    """The partner behind an API key (authenticated by provide_conn), or None; never raises."""
+    return getattr(request.state, "partner", None)
 
 
 def provide_languages(request: Request[Any, Any, Any]) -> list[str]:

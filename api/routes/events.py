@@ -9,14 +9,14 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from api.config import Settings
 from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
-from api.services import events, series
+from api.services import events, jsonld, series
 from api.services.accounts import Caller
 from schemas.events import (
     Cohost,
@@ -254,11 +254,23 @@ class EventController(Controller):
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
+        settings: NamedDependency[Settings],
+        request: Request[Any, Any, Any],
         event_id: FromPath[UUID],
         lang: Lang = None,
     ) -> Event:
         """An event, with its location as precise as you may know it."""
-        return await events.get_event(conn, event_id, _account_id(caller), languages)
+        event = await events.get_event(conn, event_id, _account_id(caller), languages)
+        # `Accept: application/ld+json` asks for the same view as schema.org JSON-LD
+        if jsonld.wants_jsonld(request.headers.get("accept")):
+            document = await jsonld.event_jsonld_for(conn, event, settings.public_url)
+            if document is not None:
+                return Response(  # type: ignore[return-value]
+                    content=msgspec.json.encode(document),
+                    media_type=jsonld.MEDIA_TYPE,
+                    headers={"Vary": "Accept"},
+                )
+        return event
 
     @get("/v1/events/shared/{token:str}", opt={"problems": (404,)})
     async def get_shared_event(
