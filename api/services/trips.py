@@ -28,6 +28,7 @@ from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
 from api.services import events
 from api.services.orgs import check_timezone
+from api.services.rides import cancel_rides_for_trip, flag_rides_for_trip
 from api.texts import choose_language, pick
 from db.queries import audit, data_keys, itinerary, orgs, trip_applications, trips
 from db.queries.notifications import (
@@ -624,6 +625,8 @@ async def update_trip(
     after = await reload(conn, trip_id, account_id)
     if row["status"] != "draft" and changed & MOVE_COLUMNS:
         await insert_trip_notifications(conn, trip_id, "trip.moved", notice(after))
+    if changed & {"starts_at", "ends_at"}:
+        await flag_rides_for_trip(conn, trip_id)
     await outbox(conn, after, "trip.updated")
     return trip_view(after, languages)
 
@@ -689,6 +692,7 @@ async def cancel_trip(
         ("applied", "accepted", "waitlisted"),
     )
     await outbox(conn, after, "trip.cancelled")
+    await cancel_rides_for_trip(conn, trip_id)
     return trip_view(after, languages)
 
 

@@ -192,8 +192,8 @@ async def insert_trip_notifications(
     """One notification per account with an application to the trip in one of `statuses`."""
     status = await conn.execute(
         """
-        INSERT INTO notifications (account_id, kind, trip_id, payload)
-        SELECT DISTINCT a.account_id, $2::text, $1::uuid, $3::jsonb
+        INSERT INTO notifications (account_id, kind, trip_id, payload, created_at)
+        SELECT DISTINCT a.account_id, $2::text, $1::uuid, $3::jsonb, clock_timestamp()
           FROM trip_applications a
          WHERE a.trip_id = $1
            AND a.account_id IS NOT NULL
@@ -213,8 +213,8 @@ async def insert_trip_application_notification(
     """A notification about one trip application, to its applicant's inbox."""
     await conn.execute(
         """
-        INSERT INTO notifications (account_id, kind, trip_id, payload)
-        SELECT a.account_id, $2::text, a.trip_id, $3::jsonb
+        INSERT INTO notifications (account_id, kind, trip_id, payload, created_at)
+        SELECT a.account_id, $2::text, a.trip_id, $3::jsonb, clock_timestamp()
           FROM trip_applications a
          WHERE a.id = $1 AND a.account_id IS NOT NULL
         """,

@@ -116,7 +116,8 @@ async def update_status(
             UPDATE trip_applications
                SET status        = $2,
                    roles         = coalesce($4::text[], roles),
-                   waitlisted_at = CASE WHEN $2 = 'waitlisted' THEN now() ELSE waitlisted_at END,
+                   waitlisted_at = CASE WHEN $2 = 'waitlisted' THEN clock_timestamp()
+                                        ELSE waitlisted_at END,
                    decided_by    = CASE WHEN $2 = 'withdrawn' THEN decided_by ELSE $3 END,
                    decided_at    = CASE WHEN $2 = 'withdrawn' THEN decided_at ELSE now() END,
                    withdrawn_at  = CASE WHEN $2 = 'withdrawn' THEN now() ELSE withdrawn_at END,
@@ -203,7 +204,7 @@ async def select_counts(conn: asyncpg.Connection, trip_id: UUID) -> list[asyncpg
     """Rows of (status, role, applications); role NULL rows hold the total per status."""
     return await conn.fetch(
         """
-        SELECT a.status, r.role, count(*)::int AS applications
+        SELECT a.status, r.role, count(DISTINCT a.id)::int AS applications
           FROM trip_applications a
           LEFT JOIN LATERAL unnest(a.roles) AS r (role) ON true
          WHERE a.trip_id = $1
@@ -290,15 +291,22 @@ async def purge_participant_data(conn: asyncpg.Connection, trip_id: UUID, now: d
     """Null every application's sealed data and record when; returns how many held data."""
     held: int = await conn.fetchval(
         """
-        WITH purged AS (
-            UPDATE trip_applications
+        WITH due AS (
+            SELECT id, (emergency_contact_ciphertext IS NOT NULL OR notes_ciphertext IS NOT NULL)
+                       AS held
+              FROM trip_applications
+             WHERE trip_id = $1 AND data_purged_at IS NULL
+               FOR UPDATE
+        ),
+        purged AS (
+            UPDATE trip_applications AS a
                SET emergency_contact_ciphertext = NULL,
                    notes_ciphertext             = NULL,
                    data_purged_at               = $2,
                    updated_at                   = now()
-             WHERE trip_id = $1 AND data_purged_at IS NULL
-         RETURNING (emergency_contact_ciphertext IS NOT NULL OR notes_ciphertext IS NOT NULL)
-                   AS held
+              FROM due
+             WHERE a.id = due.id
+         RETURNING due.held
         )
         SELECT count(*) FILTER (WHERE held)::int FROM purged
         """,

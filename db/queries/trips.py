@@ -441,8 +441,8 @@ async def insert_announcement(
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""
-        INSERT INTO trip_announcements AS a (trip_id, org_id, author_id, body)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO trip_announcements AS a (trip_id, org_id, author_id, body, created_at)
+        VALUES ($1, $2, $3, $4, clock_timestamp())
         RETURNING {ANNOUNCEMENT_COLUMNS}
         """,
         trip_id,
