@@ -5,6 +5,7 @@ from __future__ import annotations
 from api.config import Settings
 from api.crypto import Keyring
 from api.demo_events import load_demo_events
+from api.demo_trips import load_demo_trips
 from api.services import accounts, orgs
 from api.services.accounts import Passwords
 from db.pool import connect
@@ -62,8 +63,10 @@ async def load_demo(settings: Settings) -> str:
             for org in DEMO_ORGS:
                 await orgs.create_org(conn, owner.id, org)
             event_count = await load_demo_events(conn, owner.id)
+            trip_count = await load_demo_trips(conn, owner.id)
         return (
-            f"demo data loaded: {len(DEMO_ORGS)} organizations, {event_count} events; log in as "
+            f"demo data loaded: {len(DEMO_ORGS)} organizations, {event_count} events, "
+            f"{trip_count} trip; log in as "
             f"organizer@example.org / {DEMO_PASSWORD}"
         )
     finally:

@@ -552,3 +552,23 @@ async def test_cohost_organizers_edit_but_see_no_people_unless_granted(
     assert [a["id"] for a in seen.json()["items"]] == [application["id"]]
     cohosts = await client.get(f"{url}/cohosts", headers=partner.headers)
     assert cohosts.json()["items"][0]["can_see_attendees"] is True
+
+
+async def test_the_demo_trip_is_open_and_protects_its_places(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    from api.demo_trips import load_demo_trips
+
+    owner = await sign_up(client, "Demo Organizer")
+    org = await create_org(client, owner, slug="frontera-unida")
+    assert await load_demo_trips(conn, UUID(owner.id)) == 1
+    listed = (await client.get(f"/v1/orgs/{org['slug']}/trips")).json()["items"]
+    assert len(listed) == 1
+    trip = listed[0]
+    assert trip["status"] == "open" and trip["accepting_applications"] is True
+    assert trip["location"]["precision"] == "area"
+    public = (await client.get(f"/v1/trips/{trip['id']}/itinerary")).json()["items"]
+    full = (await client.get(f"/v1/trips/{trip['id']}/itinerary", headers=owner.headers)).json()[
+        "items"
+    ]
+    assert (len(public), len(full)) == (2, 3)
