@@ -178,3 +178,54 @@ async def test_share_link_holders_of_a_private_protected_event_see_only_the_area
     shared = await client.get(event["share_url"].split("http://127.0.0.1:8000")[1])
     assert shared.status_code == 200
     assert _area_only(shared.json()["location"])
+
+
+async def test_going_people_are_told_once_when_the_place_is_revealed(client, conn):
+    from uuid import UUID
+
+    from api.services.events import notify_revealed_locations
+
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    ana, _, due = await _protected_event(
+        client, location_policy="reveal_at", reveal_at=datetime.now(UTC) - timedelta(minutes=5)
+    )
+    later = await published_event(
+        client,
+        {"slug": due["org"]},
+        ana,
+        venue=VENUE,
+        location_policy="reveal_at",
+        reveal_at=soon,
+        area="Downtown Tijuana",
+    )
+    dora, eli = await sign_up(client, "Dora"), await sign_up(client, "Eli")
+    for event in (due, later):
+        await add_rsvp(conn, event, dora)
+        await add_rsvp(conn, event, eli, status="waitlisted")
+    no_account = await add_rsvp(conn, due, None, alias="Tía")
+
+    assert await notify_revealed_locations(conn) == 1
+    assert await notify_revealed_locations(conn) == 0
+    rows = await conn.fetch(
+        "SELECT account_id::text AS account_id, rsvp_id, event_id::text AS event_id, payload "
+        "FROM notifications WHERE kind = 'event.location_revealed'"
+    )
+    assert {(r["account_id"] or r["rsvp_id"], r["event_id"]) for r in rows} == {
+        (dora.id, due["id"]),
+        (no_account, due["id"]),
+    }
+    assert "Calle Secreta" not in str([r["payload"] for r in rows])
+
+    # a new reveal time, once it comes, is a new notice
+    await client.patch(
+        f"/v1/events/{due['id']}",
+        json={"reveal_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()},
+        headers=ana.headers,
+    )
+    assert await notify_revealed_locations(conn) == 1
+    assert UUID(due["id"]) in {
+        r["event_id"]
+        for r in await conn.fetch(
+            "SELECT event_id FROM notifications WHERE kind = 'event.location_revealed'"
+        )
+    }

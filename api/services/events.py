@@ -713,6 +713,19 @@ async def rotate_share_link(
     return event_view(after, languages, share_url=share_url(public_url, token))
 
 
+async def notify_revealed_locations(conn: asyncpg.Connection, limit: int = 100) -> int:
+    """Tell the people going to each event whose reveal time has come that its place is now
+    shown to them ("event.location_revealed"); each event once. Run by the worker; returns
+    how many events it handled (call again while it returns `limit`)."""
+    handled = 0
+    for row in await events.claim_due_reveals(conn, limit):
+        await insert_event_notifications(
+            conn, row["id"], "event.location_revealed", _notice(row), statuses=("going",)
+        )
+        handled += 1
+    return handled
+
+
 # ---------------------------------------------------------------- lists
 
 

@@ -147,6 +147,7 @@ async def select_event_by_share_hash(
     )
 
 
+_REVEAL_PARAM = 4 + WRITABLE_COLUMNS.index("reveal_at")
 _UPDATE_SET = ",\n               ".join(
     f"{c} = ${i}" for i, c in enumerate(WRITABLE_COLUMNS, start=4)
 )
@@ -166,6 +167,9 @@ async def update_event(
         UPDATE events
            SET {_UPDATE_SET},
                status       = coalesce($3, status),
+               -- a new reveal time deserves its own "location revealed" notice
+               reveal_notified_at = CASE WHEN reveal_at IS DISTINCT FROM ${_REVEAL_PARAM}
+                                         THEN NULL ELSE reveal_notified_at END,
                published_at = CASE WHEN $3 = 'published' THEN coalesce(published_at, now())
                                    ELSE published_at END,
                sequence     = sequence + CASE WHEN $2 THEN 1 ELSE 0 END,
@@ -224,6 +228,29 @@ async def touch_event(conn: asyncpg.Connection, event_id: UUID) -> None:
     await conn.execute(
         "UPDATE events SET change_seq = nextval('change_seq'), updated_at = now() WHERE id = $1",
         event_id,
+    )
+
+
+async def claim_due_reveals(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Mark up to `limit` published events whose reveal time has come as notified; return them.
+
+    SKIP LOCKED lets several workers share the work; each event is claimed once.
+    """
+    return await conn.fetch(
+        """
+        UPDATE events e
+           SET reveal_notified_at = now()
+         WHERE e.id IN (SELECT d.id FROM events d
+                         WHERE d.location_policy = 'reveal_at'
+                           AND d.reveal_notified_at IS NULL
+                           AND d.reveal_at <= now()
+                           AND d.status = 'published'
+                         ORDER BY d.reveal_at
+                         LIMIT $1
+                           FOR UPDATE SKIP LOCKED)
+     RETURNING e.id, e.org_id, e.title, e.starts_at, e.ends_at, e.area, e.sequence
+        """,
+        limit,
     )
 
 
