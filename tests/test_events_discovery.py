@@ -435,3 +435,10 @@ async def test_demo_events_are_upcoming_published_and_some_protect_their_place(c
     assert all(len(e["title"]) >= 2 for e in items)
     spanish = await client.get("/v1/events", params={"q": "asilo"})
     assert len(spanish.json()["items"]) == 2
+
+
+async def test_times_without_an_offset_are_refused_in_filters(client):
+    response = await client.get("/v1/events", params={"from": "2030-01-01T10:00:00"})
+    assert_problem(response, 400, "invalid-request", pointer="#/query/from")
+    response = await client.get("/v1/orgs/frontera/events", params={"to": "2030-01-01T10:00:00"})
+    assert_problem(response, 400, "invalid-request", pointer="#/query/to")
