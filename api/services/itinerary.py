@@ -8,8 +8,8 @@ item's `sequence` and the trip's, so calendars update.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -18,6 +18,7 @@ from msgspec import UNSET
 from api.errors import Conflict, NotFound, RuleViolation
 from api.services import events
 from api.services.trips import (
+    Row,
     is_accepted,
     is_trip_organizer,
     outbox,
@@ -46,7 +47,7 @@ MAX_ITEMS = 200
 # ---------------------------------------------------------------- the view
 
 
-def place_of(item: Mapping[str, Any], trip: Mapping[str, Any]) -> dict[str, Any]:
+def place_of(item: Row, trip: Row) -> dict[str, Any]:
     """The item in the shape events.location_for reads, under the trip's location policy."""
     return {
         "location_policy": trip["location_policy"],
@@ -62,9 +63,7 @@ def place_of(item: Mapping[str, Any], trip: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
-def item_view(
-    item: Mapping[str, Any], trip: Mapping[str, Any], lang: str, *, exact_allowed: bool
-) -> ItineraryItem:
+def item_view(item: Row, trip: Row, lang: str, *, exact_allowed: bool) -> ItineraryItem:
     """An item as a caller sees it; `trip` needs `location_policy` and `reveal_at`."""
     return ItineraryItem(
         id=item["id"],
@@ -78,16 +77,16 @@ def item_view(
         ),
         starts_at=item["starts_at"],
         ends_at=item["ends_at"],
-        location=events.location_for(place_of(item, trip), exact_allowed=exact_allowed),
+        location=events.location_for(
+            cast(asyncpg.Record, place_of(item, trip)), exact_allowed=exact_allowed
+        ),
         visibility=item["visibility"],
         sequence=item["sequence"],
         updated_at=item["updated_at"],
     )
 
 
-async def itinerary_for(
-    conn: asyncpg.Connection, trip: Mapping[str, Any], languages: Sequence[str]
-) -> Itinerary:
+async def itinerary_for(conn: asyncpg.Connection, trip: Row, languages: Sequence[str]) -> Itinerary:
     """The itinerary as the caller behind `trip` (a row from db.queries.trips) may see it."""
     full = is_trip_organizer(trip) or is_accepted(trip)
     rows = await itinerary.select_items(conn, trip["id"], include_participant_only=full)
@@ -136,7 +135,7 @@ def values_from_create(data: ItineraryItemCreate) -> dict[str, Any]:
     )
 
 
-def apply_patch(current: Mapping[str, Any], data: ItineraryItemPatch) -> dict[str, Any]:
+def apply_patch(current: Row, data: ItineraryItemPatch) -> dict[str, Any]:
     new = {c: current[c] for c in itinerary.WRITABLE_COLUMNS}
     for field in ("kind", "title", "notes", "starts_at", "ends_at", "area", "visibility"):
         value = getattr(data, field)
@@ -151,7 +150,7 @@ def apply_patch(current: Mapping[str, Any], data: ItineraryItemPatch) -> dict[st
     return _with_public_point(new)
 
 
-def check_rules(values: Mapping[str, Any], trip: Mapping[str, Any]) -> None:
+def check_rules(values: Row, trip: Row) -> None:
     """An item ends after it starts, lies within the trip's dates, and has both lat and lon
     or neither; all broken rules in one 422."""
     errors: list[FieldError] = []

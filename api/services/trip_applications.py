@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -30,6 +30,7 @@ from api.services import encryption
 from api.services.trips import (
     EMERGENCY_CLASS,
     FINAL,
+    Row,
     accepting_applications,
     deadline,
     fill_from_waitlist,
@@ -79,9 +80,7 @@ _NOTICE_KIND = {
 # ---------------------------------------------------------------- views
 
 
-def application_view(
-    record: Mapping[str, Any], waitlist_position: int | None = None
-) -> Application:
+def application_view(record: Row, waitlist_position: int | None = None) -> Application:
     position = record.get("waitlist_position") or waitlist_position
     return Application(
         id=record["id"],
@@ -104,7 +103,7 @@ async def _view(conn: asyncpg.Connection, record: asyncpg.Record) -> Application
     return application_view(record, await trip_applications.waitlist_position(conn, record))
 
 
-def _counts(rows: Sequence[Mapping[str, Any]]) -> ApplicationCounts:
+def _counts(rows: Sequence[Row]) -> ApplicationCounts:
     totals: dict[str, int] = {}
     roles: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -132,9 +131,7 @@ def _counts(rows: Sequence[Mapping[str, Any]]) -> ApplicationCounts:
 # ---------------------------------------------------------------- answers
 
 
-def check_answers(
-    questions: Sequence[Mapping[str, Any]], answers: Mapping[str, Any]
-) -> dict[str, Any]:
+def check_answers(questions: Sequence[Row], answers: Row) -> dict[str, Any]:
     """The answers, checked against the questions (required, kinds, options); one 422 with a
     pointer per broken answer. Empty answers to optional questions are dropped."""
     by_id = {str(q["id"]): q for q in questions}
@@ -214,7 +211,7 @@ async def _seal_data(
 
 
 async def _open_data(
-    conn: asyncpg.Connection, keyring: Keyring, record: Mapping[str, Any]
+    conn: asyncpg.Connection, keyring: Keyring, record: Row
 ) -> tuple[EmergencyContact | None, ParticipantNotes | None]:
     trip_id = record["trip_id"]
     contact = await encryption.open_sealed(
@@ -349,7 +346,7 @@ async def _readable(
     return trip, record
 
 
-def _check_party(trip: Mapping[str, Any], record: Mapping[str, Any], account_id: UUID) -> None:
+def _check_party(trip: Row, record: Row, account_id: UUID) -> None:
     """The applicant and organizers with participant access pass; a co-host organizer without
     that access gets a 403; everyone else a 404 (they may not know the application exists)."""
     if record["account_id"] == account_id or has_participant_access(trip):
@@ -370,7 +367,7 @@ async def decide(
     application_id: UUID,
     account_id: UUID,
     to_status: str,
-    roles: list[str] | None = None,
+    roles: Sequence[str] | None = None,
 ) -> Application:
     """An organizer accepts, waitlists or declines. Accepting takes a place, refused (409)
     when none is left; the trip turns full with the last one. The applicant is notified."""

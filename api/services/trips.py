@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -98,6 +98,9 @@ MOVE_COLUMNS = frozenset(
 #: statuses after which nothing about the trip changes any more
 FINAL = ("cancelled", "completed")
 
+#: a trip, item or application row (from db.queries) or a mapping shaped like one
+Row = asyncpg.Record | Mapping[str, Any]
+
 
 def _now(now: datetime | None = None) -> datetime:
     return now or datetime.now(UTC)
@@ -106,22 +109,22 @@ def _now(now: datetime | None = None) -> datetime:
 # ---------------------------------------------------------------- standing and visibility
 
 
-def is_trip_organizer(row: Mapping[str, Any]) -> bool:
+def is_trip_organizer(row: Row) -> bool:
     """Organizer or owner of the creating org or of a co-hosting org."""
-    return events.is_organizer(row)
+    return events.is_organizer(cast(asyncpg.Record, row))
 
 
-def has_participant_access(row: Mapping[str, Any]) -> bool:
+def has_participant_access(row: Row) -> bool:
     """Organizers of the creating org, or of a co-host granted attendee access."""
     return max(row["host_rank"], row["cohost_attendee_rank"]) >= 2
 
 
-def can_view(row: Mapping[str, Any]) -> bool:
+def can_view(row: Row) -> bool:
     """Drafts: organizers; public: everyone; members: members of a hosting org."""
-    return events.can_view(row)
+    return events.can_view(cast(asyncpg.Record, row))
 
 
-def is_accepted(row: Mapping[str, Any]) -> bool:
+def is_accepted(row: Row) -> bool:
     return bool(row["is_confirmed"])
 
 
@@ -178,7 +181,7 @@ async def require_participant_or_organizer(
     return row
 
 
-def require_not_final(row: Mapping[str, Any]) -> None:
+def require_not_final(row: Row) -> None:
     if row["status"] in FINAL:
         raise Conflict(f"This trip is {row['status']}; it cannot change any more.")
 
@@ -186,7 +189,7 @@ def require_not_final(row: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------- the view
 
 
-def meeting_point(row: Mapping[str, Any]) -> dict[str, Any]:
+def meeting_point(row: Row) -> dict[str, Any]:
     """The trip row in the shape events.location_for reads (the meeting point as the venue)."""
     return {
         "location_policy": row["location_policy"],
@@ -202,27 +205,33 @@ def meeting_point(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def sees_exact_places(row: Mapping[str, Any], now: datetime | None = None) -> bool:
+def sees_exact_places(row: Row, now: datetime | None = None) -> bool:
     """Whether the caller sees the exact meeting point and itinerary places."""
     return events.may_see_exact_location(
-        row, organizer=is_trip_organizer(row), confirmed=is_accepted(row), now=now
+        cast(asyncpg.Record, row),
+        organizer=is_trip_organizer(row),
+        confirmed=is_accepted(row),
+        now=now,
     )
 
 
-def trip_location(row: Mapping[str, Any]) -> Location:
-    return events.location_for(meeting_point(row), exact_allowed=sees_exact_places(row))
+def trip_location(row: Row) -> Location:
+    # location_for only reads keys: the meeting point in the shape of an event row
+    return events.location_for(
+        cast(asyncpg.Record, meeting_point(row)), exact_allowed=sees_exact_places(row)
+    )
 
 
-def deadline(row: Mapping[str, Any]) -> datetime:
+def deadline(row: Row) -> datetime:
     """When applications stop: the application deadline, else the trip's start."""
     return row["application_deadline"] or row["starts_at"]  # type: ignore[no-any-return]
 
 
-def accepting_applications(row: Mapping[str, Any], now: datetime | None = None) -> bool:
+def accepting_applications(row: Row, now: datetime | None = None) -> bool:
     return row["status"] in ("open", "full") and _now(now) < deadline(row)
 
 
-def cost_of(row: Mapping[str, Any]) -> Cost:
+def cost_of(row: Row) -> Cost:
     amount = row["cost_amount"]
     return Cost(
         amount=None if amount is None else f"{amount:.2f}",
@@ -232,13 +241,13 @@ def cost_of(row: Mapping[str, Any]) -> Cost:
     )
 
 
-def trip_language(row: Mapping[str, Any], languages: Sequence[str]) -> str:
+def trip_language(row: Row, languages: Sequence[str]) -> str:
     title = row["title"]
     available = list(row["languages"]) or list(title)
     return choose_language(available, languages) or next(iter(title), "und")
 
 
-def trip_view(row: Mapping[str, Any], languages: Sequence[str]) -> Trip:
+def trip_view(row: Row, languages: Sequence[str]) -> Trip:
     """The Trip JSON for a row from db.queries.trips (which carries the caller's standing)."""
     lang = trip_language(row, languages)
     mine = (
@@ -350,13 +359,13 @@ def values_from_create(data: TripCreate) -> dict[str, Any]:
     )
 
 
-def values_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def values_from_row(row: Row) -> dict[str, Any]:
     values = {c: row[c] for c in trips.WRITABLE_COLUMNS}
     values["languages"] = list(values["languages"])
     return values
 
 
-def apply_patch(current: Mapping[str, Any], data: TripPatch) -> dict[str, Any]:
+def apply_patch(current: Row, data: TripPatch) -> dict[str, Any]:
     """The trip's writable columns after the PATCH (omitted fields keep their values)."""
     new = dict(current)
     for field in (
@@ -400,7 +409,7 @@ def apply_patch(current: Mapping[str, Any], data: TripPatch) -> dict[str, Any]:
     return _with_public_point(new)
 
 
-def check_rules(values: Mapping[str, Any]) -> None:
+def check_rules(values: Row) -> None:
     """Rules a trip's own fields must satisfy together; all broken ones in one 422."""
     check_timezone(values["timezone"])
     errors: list[FieldError] = []
@@ -442,7 +451,7 @@ def check_rules(values: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def notice(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+def notice(row: Row, **extra: Any) -> dict[str, Any]:
     """A notification payload: what changed, never where exactly (the inbox is not the place)."""
     return {
         "trip_id": str(row["id"]),
@@ -455,7 +464,7 @@ def notice(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     }
 
 
-async def outbox(conn: asyncpg.Connection, row: Mapping[str, Any], topic: str) -> None:
+async def outbox(conn: asyncpg.Connection, row: Row, topic: str) -> None:
     """A thin change record: ids, sequence, status and place counts; never people."""
     await insert_outbox_entry(
         conn,
@@ -715,7 +724,7 @@ async def complete_trip(
 # ---------------------------------------------------------------- co-hosts
 
 
-def _cohost(record: Mapping[str, Any]) -> Cohost:
+def _cohost(record: Row) -> Cohost:
     return Cohost(
         org=record["org"],
         name=record["name"],
@@ -775,7 +784,7 @@ async def remove_cohost(
 # ---------------------------------------------------------------- questions
 
 
-def question_view(record: Mapping[str, Any], lang: str) -> Question:
+def question_view(record: Row, lang: str) -> Question:
     return Question(
         id=record["id"],
         position=record["position"],
@@ -835,7 +844,7 @@ async def add_question(
 # ---------------------------------------------------------------- checklists
 
 
-def checklist_item_view(record: Mapping[str, Any], lang: str) -> ChecklistItem:
+def checklist_item_view(record: Row, lang: str) -> ChecklistItem:
     return ChecklistItem(
         id=record["id"],
         position=record["position"],
@@ -845,9 +854,7 @@ def checklist_item_view(record: Mapping[str, Any], lang: str) -> ChecklistItem:
     )
 
 
-def participant_checklist(
-    record: Mapping[str, Any], items: Sequence[Mapping[str, Any]]
-) -> ParticipantChecklist:
+def participant_checklist(record: Row, items: Sequence[Row]) -> ParticipantChecklist:
     done: dict[str, Any] = record["done"]
     entries = [
         ChecklistEntry(
@@ -922,7 +929,7 @@ async def add_checklist_item(
 
 
 def announcement_view(
-    record: Mapping[str, Any], languages: Sequence[str], recipients: int | None = None
+    record: Row, languages: Sequence[str], recipients: int | None = None
 ) -> TripAnnouncement:
     body: dict[str, str] = record["body"]
     lang = choose_language(list(body), languages)
@@ -1026,7 +1033,7 @@ async def purge_trip_participant_data(
     return done
 
 
-def purge_due_at(row: Mapping[str, Any], days: int = 7) -> datetime:
+def purge_due_at(row: Row, days: int = 7) -> datetime:
     """When a trip's participant data becomes due for purging."""
     end = row["ends_at"]
     if row.get("cancelled_at") is not None:
