@@ -369,6 +369,7 @@ async def test_the_application_state_machine_end_to_end(
         ),
         409,
         "conflict",
+        detail_contains="declined",
     )
 
     # withdrawing frees a place; nobody waits, so the trip opens again

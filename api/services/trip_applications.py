@@ -249,9 +249,11 @@ async def apply(
             f"Applications closed at {deadline(trip).isoformat()} (the application deadline, "
             "or the trip's start)."
         )
+    if trip["my_application_status"] == "declined":
+        raise Conflict("You already applied to this trip, and the organizers declined it.")
     if trip["my_application_id"] is not None:
         raise Conflict(
-            "You already applied to this trip (GET /v1/trips/{trip_id}/applications/mine); "
+            f"You already applied to this trip (GET /v1/trips/{trip_id}/applications/mine); "
             "withdraw first to apply again."
         )
     answers = check_answers(await trips.select_questions(conn, trip_id), data.answers)
