@@ -30,6 +30,7 @@ from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
 from api.openapi import finalize
 from api.routes.accounts import AccountController, SessionController
 from api.routes.events import EventController, SeriesController
+from api.routes.feed_imports import FeedImportController
 from api.routes.health import healthz, openapi_json, readyz
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
@@ -37,6 +38,7 @@ from api.routes.partners import ApiKeyController, PartnerController
 from api.routes.rsvps import RsvpController
 from api.routes.shifts import ShiftController
 from api.routes.trips import TripApplicationController, TripController
+from api.routes.webhooks import WebhookController
 from api.services.accounts import Passwords
 from db.pool import create_pool
 
@@ -143,6 +145,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             NotificationController,
             ApiKeyController,
             PartnerController,
+            WebhookController,
+            FeedImportController,
             TripController,
             TripApplicationController,
         ],

@@ -8,8 +8,11 @@ import signal
 from typing import Any
 
 from api.config import Settings
+from api.crypto import Keyring
+from api.services import feed_imports, webhooks
 from db.pool import create_pool
 from db.queries import housekeeping, sessions
+from db.queries import webhooks as webhook_queries
 
 log = logging.getLogger("caravan.worker")
 
@@ -21,25 +24,47 @@ async def run_housekeeping(conn: Any) -> dict[str, int]:
             "sessions": await sessions.delete_expired_sessions(conn),
             "idempotency_keys": await housekeeping.delete_expired_idempotency_keys(conn),
             "rate_limits": await housekeeping.delete_stale_rate_limits(conn, 24 * 3600),
+            "webhook_deliveries": await webhook_queries.delete_finished_deliveries(conn, 30),
+            "outbox": await webhook_queries.delete_dispatched_outbox(conn, 7),
         }
 
 
-async def run_worker(settings: Settings, *, interval_s: float = 60.0, once: bool = False) -> None:
+async def run_partner_jobs(pool: Any, settings: Settings, keyring: Keyring) -> int:
+    """Webhooks (outbox fan-out, then due deliveries) and due calendar imports; work done."""
+    done = await webhooks.run_webhooks(pool, settings, keyring)
+    done += await feed_imports.run_due_imports(pool, settings)
+    return done
+
+
+async def run_worker(
+    settings: Settings, *, interval_s: float = 60.0, once: bool = False, tick_s: float = 1.0
+) -> None:
+    """Housekeeping every `interval_s`; webhooks and imports every `tick_s` (at once while busy)."""
     assert settings.database_url
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+    keyring = Keyring(settings.secret_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    next_housekeeping = 0.0
     try:
         while not stop.is_set():
-            async with pool.acquire() as conn:
-                counts = await run_housekeeping(conn)
-            log.info("housekeeping done: %s", counts)
+            if loop.time() >= next_housekeeping:
+                async with pool.acquire() as conn:
+                    counts = await run_housekeeping(conn)
+                log.info("housekeeping done: %s", counts)
+                next_housekeeping = loop.time() + interval_s
+            try:
+                busy = await run_partner_jobs(pool, settings, keyring)
+            except Exception:
+                # one bad round must not stop the worker; the jobs stay in PostgreSQL
+                log.exception("webhook or import round failed")
+                busy = 0
             if once:
                 break
             try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                await asyncio.wait_for(stop.wait(), timeout=0 if busy else tick_s)
             except TimeoutError:
                 pass
     finally:
