@@ -15,7 +15,7 @@ not see a trip gets a 404; whoever sees it but lacks the role gets a 403.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
@@ -1031,11 +1031,3 @@ async def purge_trip_participant_data(
                 }
             )
     return done
-
-
-def purge_due_at(row: Row, days: int = 7) -> datetime:
-    """When a trip's participant data becomes due for purging."""
-    end = row["ends_at"]
-    if row.get("cancelled_at") is not None:
-        end = min(end, row["cancelled_at"])
-    return end + timedelta(days=days)  # type: ignore[no-any-return]
