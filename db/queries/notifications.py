@@ -222,3 +222,28 @@ async def insert_trip_application_notification(
         kind,
         payload,
     )
+
+
+async def insert_ride_notifications(
+    conn: asyncpg.Connection,
+    account_ids: list[UUID],
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    event_id: UUID | None,
+    trip_id: UUID | None,
+) -> int:
+    """The same carpool notification (kind `ride.*`) to each of these accounts, once each."""
+    status = await conn.execute(
+        """
+        INSERT INTO notifications (account_id, kind, event_id, trip_id, payload, created_at)
+        SELECT a, $2, $3::uuid, $4::uuid, $5::jsonb, clock_timestamp()
+          FROM (SELECT DISTINCT unnest($1::uuid[]) AS a) accounts
+        """,
+        account_ids,
+        kind,
+        event_id,
+        trip_id,
+        payload,
+    )
+    return int(status.split()[-1])
