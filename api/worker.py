@@ -10,23 +10,36 @@ from typing import Any
 from api.config import Settings
 from api.crypto import Keyring
 from api.services import feed_imports, webhooks
+from api.services.events import notify_revealed_locations
 from db.pool import create_pool
-from db.queries import housekeeping, sessions
+from db.queries import housekeeping, rsvps, sessions
 from db.queries import webhooks as webhook_queries
 
 log = logging.getLogger("caravan.worker")
 
 
 async def run_housekeeping(conn: Any) -> dict[str, int]:
-    """Delete expired sessions, idempotency records and stale rate-limit windows."""
+    """Delete expired sessions, idempotency records, stale rate-limit windows, finished
+    deliveries and RSVP contacts past their retention; tell attendees of locations whose
+    reveal time has come."""
     async with conn.transaction():
-        return {
+        counts = {
             "sessions": await sessions.delete_expired_sessions(conn),
             "idempotency_keys": await housekeeping.delete_expired_idempotency_keys(conn),
             "rate_limits": await housekeeping.delete_stale_rate_limits(conn, 24 * 3600),
             "webhook_deliveries": await webhook_queries.delete_finished_deliveries(conn, 30),
             "outbox": await webhook_queries.delete_dispatched_outbox(conn, 7),
+            "rsvp_contacts": await rsvps.purge_expired_contacts(conn),
         }
+    revealed = 0
+    while True:
+        async with conn.transaction():
+            batch = await notify_revealed_locations(conn)
+        revealed += batch
+        if batch < 100:
+            break
+    counts["locations_revealed"] = revealed
+    return counts
 
 
 async def run_partner_jobs(pool: Any, settings: Settings, keyring: Keyring) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from api.worker import run_housekeeping
-from tests.people import sign_up
+from tests.events_helpers import published_event
+from tests.people import create_org, sign_up
 
 
 async def test_housekeeping_deletes_expired_sessions_and_keeps_live_ones(client, conn):
@@ -17,3 +18,29 @@ async def test_housekeeping_deletes_expired_sessions_and_keeps_live_ones(client,
     assert counts["sessions"] == 1
     remaining = await conn.fetch("SELECT account_id::text FROM sessions")
     assert [r["account_id"] for r in remaining] == [live.id]
+
+
+async def test_housekeeping_erases_rsvp_contacts_past_their_retention_only(client, conn):
+    organizer = await sign_up(client, "Organizer")
+    org = await create_org(client, organizer)
+    event = await published_event(client, org, organizer)
+    for alias in ("Past", "Current"):
+        response = await client.post(
+            f"/v1/events/{event['id']}/rsvps",
+            json={"alias": alias, "contact": f"{alias}@example.org"},
+        )
+        assert response.status_code == 201, response.text
+    await conn.execute(
+        "UPDATE rsvps SET contact_purge_after = now() - interval '1 minute' WHERE alias = 'Past'"
+    )
+    counts = await run_housekeeping(conn)
+    assert counts["rsvp_contacts"] == 1
+    rows = {
+        r["alias"]: r
+        for r in await conn.fetch("SELECT alias, contact_ciphertext, contact_purged_at FROM rsvps")
+    }
+    assert rows["Past"]["contact_ciphertext"] is None and rows["Past"]["contact_purged_at"]
+    assert rows["Current"]["contact_ciphertext"] is not None
+    # the count of people going survives the purge
+    event_now = await client.get(f"/v1/events/{event['id']}")
+    assert event_now.json()["counts"]["going"] == 2
