@@ -35,6 +35,7 @@ from api.routes.health import healthz, openapi_json, readyz
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
 from api.routes.partners import ApiKeyController, PartnerController
+from api.routes.rides import RideController
 from api.routes.rsvps import RsvpController
 from api.routes.shifts import ShiftController
 from api.routes.trips import TripApplicationController, TripController
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             FeedImportController,
             TripController,
             TripApplicationController,
+            RideController,
         ],
         dependencies={
             "conn": Provide(provide_conn),
