@@ -604,6 +604,10 @@ async def update_event(
         after = await _reload(conn, event_id, account_id)
         if row["status"] in ("published", "postponed") and (changed & MOVE_COLUMNS or status):
             await insert_event_notifications(conn, event_id, "event.moved", _notice(after))
+        if changed & {"starts_at", "ends_at"}:
+            from api.services.rides import flag_rides_for_event  # rides import this module
+
+            await flag_rides_for_event(conn, event_id)
         await _outbox(conn, after, "event.updated")
     else:
         after = row
@@ -674,6 +678,9 @@ async def cancel_event(
         conn, event_id, "event.cancelled", _notice(after, reason=after["cancel_reason"])
     )
     await _outbox(conn, after, "event.cancelled")
+    from api.services.rides import cancel_rides_for_event  # rides import this module
+
+    await cancel_rides_for_event(conn, event_id)
     return event_view(after, languages)
 
 
