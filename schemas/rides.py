@@ -101,6 +101,8 @@ DistanceKm = Annotated[
     ),
 ]
 OfferId = Annotated[UUID, Meta(examples=["3b0d6c2e-8f1a-4e7b-9c5d-2a4f6e8b0c1d"])]
+BookingId = Annotated[UUID, Meta(examples=["9a7e5c3b-1d2f-4a6b-8c0d-2e4f6a8b0c1d"])]
+RequestId = Annotated[UUID, Meta(examples=["5e3c1a9b-7d2f-4b6a-8e0c-4d2f6b8a0e1c"])]
 
 
 class PickupPoint(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -151,9 +153,9 @@ class RideOfferPatch(Struct, forbid_unknown_fields=True, kw_only=True):
 class RidePickup(Struct):
     """The exact pickup point and the driver's contact channel (driver and confirmed riders)."""
 
-    address: str
-    lat: float
-    lon: float
+    address: PickupAddress
+    lat: Latitude
+    lon: Longitude
     details: str | None
     contact: Annotated[str | None, Meta(examples=["Signal: @driver.ana"])]
 
@@ -161,7 +163,7 @@ class RidePickup(Struct):
 class RideRider(Struct):
     """A confirmed rider as the driver sees them: display name and seats."""
 
-    booking_id: UUID
+    booking_id: BookingId
     display_name: Annotated[str, Meta(examples=["Luis"])]
     leg: Leg
     seats: Seats
@@ -252,7 +254,7 @@ class RideBookingCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 class RideBooking(Struct, kw_only=True):
     """A booking: the driver sees the rider's display name while it is requested or confirmed."""
 
-    id: UUID
+    id: BookingId
     offer_id: OfferId
     leg: Leg
     seats: Seats
@@ -290,7 +292,7 @@ class RideRequestCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 class RideRequest(Struct, kw_only=True):
     """A ride request: area and window only, never who beyond `is_mine`."""
 
-    id: UUID
+    id: RequestId
     event_id: UUID | None
     trip_id: UUID | None
     leg: Leg
