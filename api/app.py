@@ -31,7 +31,7 @@ from api.openapi import finalize
 from api.routes.accounts import AccountController, SessionController
 from api.routes.events import EventController, SeriesController
 from api.routes.feed_imports import FeedImportController
-from api.routes.health import healthz, openapi_json, readyz
+from api.routes.health import HealthController
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
 from api.routes.partners import ApiKeyController, PartnerController
@@ -133,9 +133,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
     )
     app = Litestar(
         route_handlers=[
-            healthz,
-            readyz,
-            openapi_json,
+            HealthController,
             AccountController,
             SessionController,
             OrgController,
