@@ -27,6 +27,7 @@ IntervalMinutes = Annotated[
     Meta(ge=5, le=10080, description="Minutes between fetches (5 to a week)", examples=[60]),
 ]
 When = Annotated[datetime, Meta(examples=["2026-12-05T18:00:00Z"])]
+Id = Annotated[UUID, Meta(examples=["0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"])]
 RunStatus = Annotated[
     Literal["ok", "not_modified", "error"],
     Meta(description="not_modified: the feed answered 304 to a conditional GET", examples=["ok"]),
@@ -53,7 +54,7 @@ class FeedImportPatch(Struct, forbid_unknown_fields=True):
 class FeedImport(Struct, kw_only=True):
     """A registered calendar import and how its last run went."""
 
-    id: UUID
+    id: Id
     url: FeedUrl
     name: ImportName
     interval_minutes: IntervalMinutes

@@ -36,6 +36,7 @@ KeyName = Annotated[
     ),
 ]
 When = Annotated[datetime, Meta(examples=["2026-12-05T18:00:00Z"])]
+Id = Annotated[UUID, Meta(examples=["0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"])]
 
 
 class ApiKeyCreate(Struct, forbid_unknown_fields=True):
@@ -48,7 +49,7 @@ class ApiKeyCreate(Struct, forbid_unknown_fields=True):
 class ApiKey(Struct, kw_only=True):
     """A partner API key; the secret itself is shown only once, at creation."""
 
-    id: UUID
+    id: Id
     name: KeyName
     hint: Annotated[
         str,
@@ -93,11 +94,10 @@ class StatusCounts(Struct):
     spots_left: Annotated[int | None, Meta(description="null without a capacity", examples=[6])]
 
 
-class PartnerEvent(Struct, kw_only=True, tag_field="type", tag="event"):
+class PartnerEvent(Struct, kw_only=True):
     """An event as the public sees it, at its latest change."""
 
-    id: UUID
-    deleted: Annotated[bool, Meta(description="Always false for events")] = False
+    id: Id
     org: Slug
     cohosts: list[Slug]
     kind: Kind
@@ -130,27 +130,29 @@ TombstoneReason = Annotated[
     Literal["deleted", "not_public", "org_removed", "unpublished"],
     Meta(
         description=(
-            "deleted: the event is gone; not_public: made members-only or private; "
-            "org_removed: the key's org no longer hosts or co-hosts it"
+            "Tombstones only. deleted: the event is gone; not_public: made members-only or "
+            "private; org_removed: the key's org no longer hosts or co-hosts it"
         ),
         examples=["not_public"],
     ),
 ]
 
 
-class PartnerTombstone(Struct, kw_only=True, tag_field="type", tag="tombstone"):
-    """An event this key may have seen that it may no longer show: remove your copy."""
+class PartnerChange(Struct, kw_only=True, omit_defaults=True):
+    """One change: the event at its latest state, or a tombstone (`deleted: true` and a
+    `reason`) for an event the key may no longer show — remove your copy."""
 
-    id: UUID
-    deleted: Annotated[bool, Meta(description="Always true for tombstones")] = True
-    reason: TombstoneReason
-    change_seq: Annotated[int, Meta(examples=[4211])]
+    id: Id
+    deleted: Annotated[bool, Meta(description="true: a tombstone; false: `event` is present")]
+    change_seq: Annotated[int, Meta(description="The change counter at this change")]
+    reason: TombstoneReason | None = None
+    event: PartnerEvent | None = None
 
 
 class PartnerEventPage(Struct):
     """Changes after the cursor, oldest first; poll again with `next_cursor`."""
 
-    items: list[PartnerEvent | PartnerTombstone]
+    items: list[PartnerChange]
     next_cursor: Annotated[
         str,
         Meta(description="Pass as `since` next time (also when this page is empty)"),

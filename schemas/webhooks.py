@@ -43,6 +43,7 @@ Description = Annotated[
     Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$", examples=["Coalition calendar sync"]),
 ]
 When = Annotated[datetime, Meta(examples=["2026-12-05T18:00:00Z"])]
+Id = Annotated[UUID, Meta(examples=["0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"])]
 
 
 class WebhookEndpointCreate(Struct, forbid_unknown_fields=True):
@@ -65,7 +66,7 @@ class WebhookEndpointPatch(Struct, forbid_unknown_fields=True):
 class WebhookEndpoint(Struct, kw_only=True):
     """An endpoint (the secret is never shown again)."""
 
-    id: UUID
+    id: Id
     url: EndpointUrl
     description: Description
     event_types: list[EventType]
@@ -110,7 +111,7 @@ DeliveryStatus = Annotated[
 class WebhookDelivery(Struct, kw_only=True):
     """One message to the endpoint: its status and tries (the receiver's body is never kept)."""
 
-    id: UUID
+    id: Id
     webhook_id: Annotated[
         str,
         Meta(description="The webhook-id header: the same on every retry", examples=["msg_2b1c…"]),

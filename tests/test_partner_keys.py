@@ -86,7 +86,7 @@ async def _operations(client, org: dict[str, Any], key: str) -> dict[str, int | 
     sync = await client.get("/v1/partner/events", headers=headers)
     counts = None
     if sync.status_code == 200:
-        counts = any(i.get("counts") for i in sync.json()["items"])
+        counts = any(i["event"]["counts"] for i in sync.json()["items"])
     return {
         "sync": sync.status_code,
         "counts": bool(counts),

@@ -23,7 +23,12 @@ from tests.test_partner_helpers import (
 
 
 def _shape(items):
-    return [(i["type"], i["id"], i.get("status") or i.get("reason")) for i in items]
+    return [
+        ("tombstone", i["id"], i["reason"])
+        if i["deleted"]
+        else ("event", i["id"], i["event"]["status"])
+        for i in items
+    ]
 
 
 async def test_a_partner_sees_each_change_in_order_with_tombstones(client, conn):
@@ -50,7 +55,7 @@ async def test_a_partner_sees_each_change_in_order_with_tombstones(client, conn)
     assert patched.status_code == 200
     page = await sync(client, key, cursor)
     assert _shape(page["items"]) == [("event", a["id"], "published")]
-    assert page["items"][0]["title"] == {"en": "Rally, moved"}
+    assert page["items"][0]["event"]["title"] == {"en": "Rally, moved"}
     cursor = page["next_cursor"]
 
     # cancelled: still an event, with its status
@@ -69,7 +74,6 @@ async def test_a_partner_sees_each_change_in_order_with_tombstones(client, conn)
     page = await sync(client, key, cursor)
     assert page["items"] == [
         {
-            "type": "tombstone",
             "id": a["id"],
             "deleted": True,
             "reason": "not_public",
@@ -124,7 +128,7 @@ async def test_a_removed_cohost_gets_a_tombstone_and_the_host_does_not(client):
     assert added.status_code == 201, added.text
     items, cursor = await sync_until_quiet(client, cohost_key)
     assert _shape(items) == [("event", event["id"], "published")]
-    assert items[0]["cohosts"] == [cohost["slug"]]
+    assert items[0]["event"]["cohosts"] == [cohost["slug"]]
     _, host_cursor = await sync_until_quiet(client, host_key)
 
     removed = await client.delete(
@@ -146,9 +150,13 @@ async def test_counts_by_status_need_the_counts_scope_and_carry_no_names(client)
     counter = await issue_key(client, org, owner, "events:read", "events:counts")
 
     plain = await client.get("/v1/partner/events", headers=as_key(reader))
-    assert plain.json()["items"][0]["counts"] is None
+    assert plain.json()["items"][0]["event"]["counts"] is None
     counted = await client.get("/v1/partner/events", headers=as_key(counter))
-    assert counted.json()["items"][0]["counts"] == {"going": 2, "waitlisted": 0, "spots_left": 8}
+    assert counted.json()["items"][0]["event"]["counts"] == {
+        "going": 2,
+        "waitlisted": 0,
+        "spots_left": 8,
+    }
     for response in (plain, counted):
         assert_no_personal_data(response.text)
     hidden = await client.patch(
@@ -156,7 +164,7 @@ async def test_counts_by_status_need_the_counts_scope_and_carry_no_names(client)
     )
     assert hidden.status_code == 200
     items, _ = await sync_until_quiet(client, counter)
-    assert items[0]["counts"] is None
+    assert items[0]["event"]["counts"] is None
 
 
 async def test_a_protected_location_stays_coarse_for_partners(client):
@@ -165,7 +173,7 @@ async def test_a_protected_location_stays_coarse_for_partners(client):
     await published_event(client, org, owner, location_policy="attendees")
     key = await issue_key(client, org, owner, "events:read")
     items, _ = await sync_until_quiet(client, key)
-    location = items[0]["location"]
+    location = items[0]["event"]["location"]
     assert location["precision"] == "area"
     assert location["name"] is None and location["address"] is None
     assert "Revolución" not in str(items) and "Santa Cecilia" not in str(items)
@@ -235,7 +243,7 @@ async def test_a_partner_syncing_while_writes_commit_misses_nothing(live_client,
         assert slow_seq < fast_seq  # a cursor on change_seq alone would now skip the slow edit
 
         during = await sync(client, key, cursor)
-        assert all(i.get("title") != {"en": "Slow edit"} for i in during["items"])
+        assert all(i["event"]["title"] != {"en": "Slow edit"} for i in during["items"])
         cursor_during = during["next_cursor"]
         await tx.commit()
     finally:
@@ -245,8 +253,8 @@ async def test_a_partner_syncing_while_writes_commit_misses_nothing(live_client,
     wanted = {slow["id"], fast["id"]} - set(seen_during)
     after, _ = await _sync_until(client, key, cursor_during, wanted)
     titles = {
-        **{k: v["title"] for k, v in seen_during.items()},
-        **{k: v["title"] for k, v in after.items()},
+        **{k: v["event"]["title"] for k, v in seen_during.items()},
+        **{k: v["event"]["title"] for k, v in after.items()},
     }
     assert titles[slow["id"]] == {"en": "Slow edit"}
     assert titles[fast["id"]] == {"en": "Fast edit"}

@@ -7,10 +7,8 @@ events and, with `events:counts`, counts by status.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -120,7 +118,7 @@ async def require_org_access(
     return org
 
 
-def _api_key(row: Mapping[str, Any]) -> ApiKey:
+def _api_key(row: asyncpg.Record) -> ApiKey:
     return ApiKey(
         id=row["id"],
         name=row["name"],

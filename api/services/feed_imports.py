@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
@@ -447,7 +447,7 @@ def _values(entry: Entry) -> dict[str, Any]:
     }
 
 
-def _same(row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+def _same(row: asyncpg.Record, values: dict[str, Any]) -> bool:
     for column, value in values.items():
         current = row[column]
         if isinstance(current, list | tuple):
@@ -458,7 +458,7 @@ def _same(row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
 
 
 async def apply_entries(
-    conn: asyncpg.Connection, feed: Mapping[str, Any], entries: Sequence[Entry]
+    conn: asyncpg.Connection, feed: asyncpg.Record, entries: Sequence[Entry]
 ) -> tuple[int, int, int]:
     """Mirror the entries: add, update by UID, remove what is gone. Returns the counts."""
     existing = {r["source_uid"]: r for r in await q.select_imported_events(conn, feed["id"])}
@@ -519,7 +519,7 @@ async def _outbox(conn: asyncpg.Connection, org_id: UUID, event_id: UUID, topic:
 
 async def run_import(
     conn: asyncpg.Connection,
-    feed: Mapping[str, Any],
+    feed: asyncpg.Record,
     outbound: OutboundPolicy,
     limits: ImportLimits,
     *,
@@ -588,7 +588,7 @@ async def run_due_imports(
 # ---------------------------------------------------------------- the API
 
 
-def _feed_import(row: Mapping[str, Any]) -> FeedImport:
+def _feed_import(row: asyncpg.Record) -> FeedImport:
     return FeedImport(
         id=row["id"],
         url=row["url"],
@@ -604,7 +604,7 @@ def _feed_import(row: Mapping[str, Any]) -> FeedImport:
     )
 
 
-def _run(row: Mapping[str, Any]) -> FeedImportRun:
+def _run(row: asyncpg.Record) -> FeedImportRun:
     return FeedImportRun(
         id=row["id"],
         started_at=row["started_at"],

@@ -8,7 +8,6 @@ EventPostponed, moved online → EventMovedOnline, new times → EventReschedule
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,7 +48,7 @@ def _local(moment: datetime, timezone: str) -> str:
         return moment.astimezone(UTC).isoformat()
 
 
-def _status(event: Event, facts: Mapping[str, Any]) -> str:
+def _status(event: Event, facts: asyncpg.Record) -> str:
     if event.status == "cancelled":
         return "EventCancelled"
     if event.status == "postponed":
@@ -89,7 +88,7 @@ def _place(event: Event) -> dict[str, Any]:
     }
 
 
-def event_jsonld(event: Event, facts: Mapping[str, Any], public_url: str) -> dict[str, Any]:
+def event_jsonld(event: Event, facts: asyncpg.Record, public_url: str) -> dict[str, Any]:
     """The schema.org Event for this view of the event."""
     url = f"{public_url}/v1/events/{event.id}"
     locations: list[dict[str, Any]] = []

@@ -10,7 +10,7 @@ events:counts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -49,7 +49,7 @@ def _local(moment: datetime, timezone: str) -> str:
         return moment.astimezone(UTC).isoformat()
 
 
-def _location(row: Mapping[str, Any]) -> OsdiLocation | None:
+def _location(row: asyncpg.Record) -> OsdiLocation | None:
     where = location_for(row, exact_allowed=False)
     geo = None
     exact = where.precision == "exact"
@@ -71,8 +71,8 @@ def _location(row: Mapping[str, Any]) -> OsdiLocation | None:
 
 
 def osdi_events_of(
-    row: Mapping[str, Any],
-    shifts: Sequence[Mapping[str, Any]],
+    row: asyncpg.Record,
+    shifts: Sequence[asyncpg.Record],
     public_url: str,
     languages: Sequence[str],
     *,
@@ -140,7 +140,7 @@ def _scope(partner: Partner | None) -> tuple[UUID | None, bool]:
 
 
 async def _shifts_by_event(
-    conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]
+    conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]
 ) -> dict[UUID, list[asyncpg.Record]]:
     grouped: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
     for shift in await q.select_shifts_of(conn, [r["id"] for r in rows]):

@@ -9,7 +9,6 @@ cursor never skips a change is explained in db/queries/partner_sync.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -19,19 +18,19 @@ from api.pagination import decode_cursor, encode_cursor
 from api.services.api_keys import Partner, require_scope
 from api.services.events import location_for
 from db.queries import partner_sync as q
-from schemas.partners import PartnerEvent, PartnerEventPage, PartnerTombstone, StatusCounts
+from schemas.partners import PartnerChange, PartnerEvent, PartnerEventPage, StatusCounts
 from schemas.problems import FieldError
 
 START = (0, 0)
 
 
-def visible_to_org(row: Mapping[str, Any], org_id: Any) -> bool:
+def visible_to_org(row: asyncpg.Record, org_id: Any) -> bool:
     """Whether partners of this org may see the event now."""
     hosted = row["org_id"] == org_id or org_id in (row["cohost_ids"] or [])
     return hosted and row["visibility"] == "public" and row["status"] != "draft"
 
 
-def hidden_reason(row: Mapping[str, Any], org_id: Any) -> str:
+def hidden_reason(row: asyncpg.Record, org_id: Any) -> str:
     if not (row["org_id"] == org_id or org_id in (row["cohost_ids"] or [])):
         return "org_removed"
     if row["visibility"] != "public":
@@ -39,7 +38,7 @@ def hidden_reason(row: Mapping[str, Any], org_id: Any) -> str:
     return "unpublished"
 
 
-def status_counts(row: Mapping[str, Any]) -> StatusCounts | None:
+def status_counts(row: asyncpg.Record) -> StatusCounts | None:
     """Counts by status, unless the organizers hide counts from the public."""
     if row["hide_counts"]:
         return None
@@ -51,7 +50,7 @@ def status_counts(row: Mapping[str, Any]) -> StatusCounts | None:
     )
 
 
-def partner_event(row: Mapping[str, Any], public_url: str, *, counts: bool) -> PartnerEvent:
+def partner_event(row: asyncpg.Record, public_url: str, *, counts: bool) -> PartnerEvent:
     """The event as the public sees it: a protected location stays coarse."""
     return PartnerEvent(
         id=row["id"],
@@ -81,7 +80,7 @@ def partner_event(row: Mapping[str, Any], public_url: str, *, counts: bool) -> P
     )
 
 
-def _position(row: Mapping[str, Any]) -> tuple[int, int]:
+def _position(row: asyncpg.Record) -> tuple[int, int]:
     return int(row["change_xid"]), int(row["change_seq"])
 
 
@@ -109,22 +108,23 @@ async def sync_events(
     merged = sorted([*events, *tombstones], key=_position)
     page, has_more = merged[:limit], len(merged) > limit
     counts = "events:counts" in partner.scopes
-    items: list[PartnerEvent | PartnerTombstone] = []
+    items: list[PartnerChange] = []
     for row in page:
         if "reason" in row.keys():
-            items.append(
-                PartnerTombstone(id=row["id"], reason=row["reason"], change_seq=row["change_seq"])
-            )
+            reason = row["reason"]
         elif visible_to_org(row, partner.org_id):
-            items.append(partner_event(row, public_url, counts=counts))
-        else:
+            event = partner_event(row, public_url, counts=counts)
             items.append(
-                PartnerTombstone(
-                    id=row["id"],
-                    reason=hidden_reason(row, partner.org_id),  # type: ignore[arg-type]
-                    change_seq=row["change_seq"],
+                PartnerChange(
+                    id=row["id"], deleted=False, change_seq=row["change_seq"], event=event
                 )
             )
+            continue
+        else:
+            reason = hidden_reason(row, partner.org_id)
+        items.append(
+            PartnerChange(id=row["id"], deleted=True, change_seq=row["change_seq"], reason=reason)
+        )
     position = _position(page[-1]) if page else after
     return PartnerEventPage(
         items=items, next_cursor=encode_cursor(list(position)), has_more=has_more

@@ -99,7 +99,7 @@ def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def _body(event_type: str, moment: datetime, data: Mapping[str, Any]) -> str:
+def _body(event_type: str, moment: datetime, data: dict[str, Any]) -> str:
     return msgspec.json.encode(
         {"type": event_type, "timestamp": moment.astimezone(UTC).isoformat(), "data": data}
     ).decode()
@@ -108,7 +108,7 @@ def _body(event_type: str, moment: datetime, data: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- endpoints (the API)
 
 
-def _endpoint(row: Mapping[str, Any]) -> WebhookEndpoint:
+def _endpoint(row: asyncpg.Record) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row["id"],
         url=row["url"],
@@ -121,7 +121,7 @@ def _endpoint(row: Mapping[str, Any]) -> WebhookEndpoint:
     )
 
 
-def _delivery(row: Mapping[str, Any]) -> WebhookDelivery:
+def _delivery(row: asyncpg.Record) -> WebhookDelivery:
     return WebhookDelivery(
         id=row["id"],
         webhook_id=row["message_id"],
@@ -322,12 +322,12 @@ def subscribed(event_types: Sequence[str], event_type: str) -> bool:
     return event_type in event_types or (event_type.startswith("ride.") and "ride.*" in event_types)
 
 
-def _visible_to(event: Mapping[str, Any], org_id: UUID) -> bool:
+def _visible_to(event: asyncpg.Record, org_id: UUID) -> bool:
     hosted = event["org_id"] == org_id or org_id in event["cohost_ids"]
     return hosted and event["visibility"] == "public" and event["status"] != "draft"
 
 
-def _hidden_reason(event: Mapping[str, Any] | None, org_id: UUID) -> str:
+def _hidden_reason(event: asyncpg.Record | None, org_id: UUID) -> str:
     if event is None:
         return "deleted"
     if not (event["org_id"] == org_id or org_id in event["cohost_ids"]):
@@ -357,7 +357,7 @@ def _is_uuid(value: str) -> bool:
 
 
 async def _event_messages(
-    conn: asyncpg.Connection, row: Mapping[str, Any], public_url: str
+    conn: asyncpg.Connection, row: asyncpg.Record, public_url: str
 ) -> list[tuple[UUID, str, dict[str, Any]]]:
     """(org, type, data) for an event change, per org whose partners may hear of it."""
     event_id = row["subject_id"]
@@ -395,7 +395,7 @@ async def _event_messages(
 
 
 async def _counts_messages(
-    conn: asyncpg.Connection, row: Mapping[str, Any], public_url: str
+    conn: asyncpg.Connection, row: asyncpg.Record, public_url: str
 ) -> list[tuple[UUID, str, dict[str, Any]]]:
     event = await q.select_event_state(conn, row["subject_id"])
     if event is None or event["hide_counts"]:
@@ -509,7 +509,7 @@ async def send_once(
 
 
 async def _record(
-    conn: asyncpg.Connection, delivery: Mapping[str, Any], outcome: Outcome, policy: DeliveryPolicy
+    conn: asyncpg.Connection, delivery: asyncpg.Record, outcome: Outcome, policy: DeliveryPolicy
 ) -> None:
     if outcome.ok:
         await q.record_attempt(
@@ -585,7 +585,7 @@ async def deliver_due(
                     secrets_by_endpoint[delivery["endpoint_id"]] = None
         async with guarded_client(outbound, timeout=timeout, inner=inner) as client:
 
-            async def attempt(delivery: Mapping[str, Any]) -> Outcome:
+            async def attempt(delivery: asyncpg.Record) -> Outcome:
                 secret = secrets_by_endpoint[delivery["endpoint_id"]]
                 if secret is None:
                     return Outcome(None, "the signing secret is no longer available")
@@ -598,7 +598,7 @@ async def deliver_due(
                     timeout_s=policy.timeout_s,
                 )
 
-            async def in_order(group: list[Mapping[str, Any]]) -> list[Outcome]:
+            async def in_order(group: list[asyncpg.Record]) -> list[Outcome]:
                 outcomes: list[Outcome] = []
                 for delivery in group:
                     outcomes.append(await attempt(delivery))
@@ -607,7 +607,7 @@ async def deliver_due(
                 return outcomes
 
             # endpoints in parallel; one endpoint's messages one after another, in order
-            groups: dict[UUID, list[Mapping[str, Any]]] = {}
+            groups: dict[UUID, list[asyncpg.Record]] = {}
             for delivery in claimed:
                 groups.setdefault(delivery["endpoint_id"], []).append(delivery)
             results = await asyncio.gather(*(in_order(g) for g in groups.values()))
