@@ -190,3 +190,25 @@ async def test_a_key_over_its_rate_limit_gets_429_with_ratelimit_headers(setting
     assert refused["detail"]
     assert 1 <= int(answers[3].headers["retry-after"]) <= 60
     assert 1 <= int(answers[3].headers["ratelimit-reset"]) <= 60
+
+
+async def test_no_key_or_webhook_secret_is_stored_in_plaintext_anywhere(client, conn):
+    owner = await sign_up(client, "Owner")
+    org = await create_org(client, owner)
+    key = await issue_key(client, org, owner, *ALL_SCOPES)
+    endpoint = await client.post(
+        f"/v1/orgs/{org['slug']}/webhooks",
+        json={"url": "https://partner.example/hook", "event_types": ["event.updated"]},
+        headers=as_key(key),
+    )
+    secret = endpoint.json()["secret"]
+    needles = [key, key.removeprefix("cvn_key_"), secret, secret.removeprefix("whsec_")]
+    needles += [n.encode().hex() for n in needles]  # bytea columns print as hex
+    tables = await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+    )
+    for table in tables:
+        rows = await conn.fetch(f'SELECT t::text AS row FROM "{table["tablename"]}" t')
+        dump = "\n".join(r["row"] for r in rows)
+        for needle in needles:
+            assert needle not in dump, (table["tablename"], needle[:12])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -331,3 +332,48 @@ async def test_who_manages_webhooks(hook_client):
     deleted = await hook_client.delete(one, headers={"Authorization": f"Bearer {key}"})
     assert deleted.status_code == 204
     assert_problem(await hook_client.get(one, headers=owner.headers), 404, "not-found")
+
+
+async def test_trip_and_ride_messages_carry_ids_and_numbers_only(hook_client, conn, loop_settings):
+    owner = await sign_up(hook_client, "Owner")
+    org = await create_org(hook_client, owner)
+    async with LoopbackServer() as receiver:
+        secret = (
+            await register_endpoint(
+                hook_client, org, owner, receiver.url, ["ride.*", "trip.updated"]
+            )
+        )["secret"]
+        offer_id, trip_id = uuid.uuid4(), uuid.uuid4()
+        for topic, subject, payload in (
+            (
+                "ride.booked",
+                offer_id,
+                {
+                    "offer_id": str(offer_id),
+                    "seats": 2,
+                    "rider": "Tomás Xocoyotzin",
+                    "pickup": "Calle 5",
+                },
+            ),
+            (
+                "trip.updated",
+                trip_id,
+                {"id": str(trip_id), "status": "open", "emergency_contact": "+52 664 555 0199"},
+            ),
+            ("shift.updated", offer_id, {"event_id": str(offer_id)}),
+        ):
+            await conn.execute(
+                "INSERT INTO outbox (org_id, topic, subject_id, payload) VALUES ($1, $2, $3, $4)",
+                uuid.UUID(org["id"]),
+                topic,
+                subject,
+                payload,
+            )
+        await worker_round(conn, loop_settings)
+    payloads = [_verify(secret, r) for r in receiver.received]
+    assert [p["type"] for p in payloads] == ["ride.booked", "trip.updated"]
+    assert payloads[0]["data"] == {"id": str(offer_id), "offer_id": str(offer_id), "seats": 2}
+    assert payloads[1]["data"] == {"id": str(trip_id)}
+    for request in receiver.received:
+        assert_no_personal_data(request.body.decode())
+        assert b"Calle 5" not in request.body

@@ -366,8 +366,11 @@ async def _event_messages(
     orgs = set(announced)
     if event is not None:
         orgs |= {event["org_id"], *event["cohost_ids"]}
+    # an org with no live endpoint hears nothing, so nothing is announced to it either: its
+    # first endpoint later starts with `event.created`
+    listening = {e["org_id"] for e in await q.select_live_endpoints(conn, list(orgs))}
     messages = []
-    for org_id in sorted(orgs):
+    for org_id in sorted(orgs & listening):
         if event is not None and _visible_to(event, org_id):
             if org_id not in announced:
                 event_type = "event.created"
