@@ -11,6 +11,7 @@ from api.config import Settings
 from api.crypto import Keyring
 from api.services import feed_imports, webhooks
 from api.services.events import notify_revealed_locations
+from api.services.rides import purge_ride_pickups
 from db.pool import create_pool
 from db.queries import housekeeping, rsvps, sessions
 from db.queries import webhooks as webhook_queries
@@ -30,6 +31,7 @@ async def run_housekeeping(conn: Any) -> dict[str, int]:
             "webhook_deliveries": await webhook_queries.delete_finished_deliveries(conn, 30),
             "outbox": await webhook_queries.delete_dispatched_outbox(conn, 7),
             "rsvp_contacts": await rsvps.purge_expired_contacts(conn),
+            "ride_pickups": len(await purge_ride_pickups(conn)),
         }
     revealed = 0
     while True:

@@ -31,7 +31,7 @@ from api.pagination import decode_cursor, split_page
 from api.services.orgs import check_timezone
 from api.services.waitlist import promote_waitlist
 from api.texts import choose_language, pick
-from db.queries import events, orgs
+from db.queries import events, orgs, rsvps
 from db.queries.notifications import insert_event_notifications
 from db.queries.outbox import insert_outbox_entry
 from schemas.events import (
@@ -608,6 +608,8 @@ async def update_event(
             from api.services.rides import flag_rides_for_event  # rides import this module
 
             await flag_rides_for_event(conn, event_id)
+            # contacts are kept until 24 h after the event's (new) end
+            await rsvps.retime_contact_purge(conn, event_id)
         await _outbox(conn, after, "event.updated")
     else:
         after = row
@@ -654,6 +656,9 @@ async def postpone_event(
     await events.update_event_status(conn, event_id, "postponed")
     after = await _reload(conn, event_id, account_id)
     await insert_event_notifications(conn, event_id, "event.postponed", _notice(after))
+    from api.services.rides import flag_rides_for_event  # rides import this module
+
+    await flag_rides_for_event(conn, event_id)
     await _outbox(conn, after, "event.updated")
     return event_view(after, languages)
 
