@@ -334,33 +334,23 @@ async def test_who_manages_webhooks(hook_client):
     assert_problem(await hook_client.get(one, headers=owner.headers), 404, "not-found")
 
 
-async def test_trip_and_ride_messages_carry_ids_and_numbers_only(hook_client, conn, loop_settings):
+async def test_trip_and_ride_messages_are_thin_and_follow_visibility(
+    hook_client, conn, loop_settings
+):
     owner = await sign_up(hook_client, "Owner")
     org = await create_org(hook_client, owner)
+    public = await published_event(hook_client, org, owner)
+    members = await published_event(hook_client, org, owner, visibility="members")
     async with LoopbackServer() as receiver:
-        secret = (
-            await register_endpoint(
-                hook_client, org, owner, receiver.url, ["ride.*", "trip.updated"]
-            )
-        )["secret"]
-        offer_id, trip_id = uuid.uuid4(), uuid.uuid4()
+        types = ["ride.*", "trip.updated"]
+        secret = (await register_endpoint(hook_client, org, owner, receiver.url, types))["secret"]
+        offer_id, hidden_offer = uuid.uuid4(), uuid.uuid4()
+        personal = {"rider": "Tomás Xocoyotzin", "pickup": "Calle 5", "phone": "+52 664 555 0199"}
         for topic, subject, payload in (
-            (
-                "ride.booked",
-                offer_id,
-                {
-                    "offer_id": str(offer_id),
-                    "seats": 2,
-                    "rider": "Tomás Xocoyotzin",
-                    "pickup": "Calle 5",
-                },
-            ),
-            (
-                "trip.updated",
-                trip_id,
-                {"id": str(trip_id), "status": "open", "emergency_contact": "+52 664 555 0199"},
-            ),
-            ("shift.updated", offer_id, {"event_id": str(offer_id)}),
+            ("ride.booked", offer_id, {"event_id": public["id"], "seats_free": 2, **personal}),
+            ("ride.booked", hidden_offer, {"event_id": members["id"], "seats_free": 1}),
+            ("trip.updated", uuid.uuid4(), {"status": "open", **personal}),  # no public trip
+            ("shift.updated", offer_id, {"event_id": public["id"]}),  # not a webhook type
         ):
             await conn.execute(
                 "INSERT INTO outbox (org_id, topic, subject_id, payload) VALUES ($1, $2, $3, $4)",
@@ -371,9 +361,8 @@ async def test_trip_and_ride_messages_carry_ids_and_numbers_only(hook_client, co
             )
         await worker_round(conn, loop_settings)
     payloads = [_verify(secret, r) for r in receiver.received]
-    assert [p["type"] for p in payloads] == ["ride.booked", "trip.updated"]
-    assert payloads[0]["data"] == {"id": str(offer_id), "offer_id": str(offer_id), "seats": 2}
-    assert payloads[1]["data"] == {"id": str(trip_id)}
+    assert [p["type"] for p in payloads] == ["ride.booked"]
+    assert payloads[0]["data"] == {"id": str(offer_id), "event_id": public["id"], "seats_free": 2}
     for request in receiver.received:
         assert_no_personal_data(request.body.decode())
         assert b"Calle 5" not in request.body

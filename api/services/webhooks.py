@@ -415,6 +415,22 @@ async def _counts_messages(
     return [(o, "rsvp.counts_changed", data) for o in hosts if _visible_to(event, o)]
 
 
+async def _public_context(conn: asyncpg.Connection, row: asyncpg.Record) -> bool:
+    """Trip and ride messages go out only about public trips and partner-visible events."""
+    payload = row["payload"] or {}
+    trip_id = row["subject_id"] if row["topic"].startswith("trip.") else payload.get("trip_id")
+    event_id = payload.get("event_id") if row["topic"].startswith("ride.") else None
+    if trip_id and _is_uuid(str(trip_id)):
+        trip = await q.select_trip_state(conn, UUID(str(trip_id)))
+        if trip is None or trip["visibility"] != "public" or trip["status"] == "draft":
+            return False
+    if event_id and _is_uuid(str(event_id)):
+        event = await q.select_event_state(conn, UUID(str(event_id)))
+        if event is None or not _visible_to(event, row["org_id"]):
+            return False
+    return True
+
+
 async def fan_out(conn: asyncpg.Connection, public_url: str, *, limit: int = 200) -> int:
     """Turn undispatched outbox rows into deliveries (one transaction); returns rows handled."""
     async with conn.transaction():
@@ -426,7 +442,10 @@ async def fan_out(conn: asyncpg.Connection, public_url: str, *, limit: int = 200
             elif topic == "rsvp.counts_changed":
                 messages = await _counts_messages(conn, row, public_url)
             elif (topic == "trip.updated" or topic.startswith("ride.")) and row["org_id"]:
-                messages = [(row["org_id"], topic, _thin(row["payload"] or {}, row["subject_id"]))]
+                messages = []
+                if await _public_context(conn, row):
+                    data = _thin(row["payload"] or {}, row["subject_id"])
+                    messages = [(row["org_id"], topic, data)]
             else:
                 messages = []
             if messages:

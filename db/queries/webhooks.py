@@ -190,6 +190,13 @@ async def select_event_state(conn: asyncpg.Connection, event_id: UUID) -> asyncp
     )
 
 
+async def select_trip_state(conn: asyncpg.Connection, trip_id: UUID) -> asyncpg.Record | None:
+    """Whether a trip is public (trip and ride messages follow it)."""
+    return await conn.fetchrow(
+        "SELECT t.id, t.org_id, t.visibility, t.status FROM trips t WHERE t.id = $1", trip_id
+    )
+
+
 async def select_announced_orgs(conn: asyncpg.Connection, event_id: UUID) -> list[UUID]:
     rows = await conn.fetch(
         "SELECT org_id FROM webhook_announcements WHERE event_id = $1", event_id
