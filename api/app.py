@@ -31,6 +31,7 @@ from api.openapi import finalize
 from api.routes.accounts import AccountController, SessionController
 from api.routes.events import EventController, SeriesController
 from api.routes.feed_imports import FeedImportController
+from api.routes.feeds import FeedController, FeedTokenController, public_url_middleware
 from api.routes.health import HealthController
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
@@ -149,6 +150,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             TripController,
             TripApplicationController,
             RideController,
+            FeedController,
+            FeedTokenController,
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -165,6 +168,8 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_request_shape,
         after_request=_header_adder(security_headers(settings)),
+        # absolute subscribe links in JSON views (schemas.feeds.request_public_url)
+        middleware=[public_url_middleware(settings.public_url)],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
         if settings.cors_origins

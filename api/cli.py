@@ -86,7 +86,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  docs:         {base}/docs\n"
         f"  openapi:      {base}/v1/openapi.json\n"
         f"  demo org:     {base}/v1/orgs/frontera-unida\n"
-        f"  public list:  {base}/v1/events"
+        f"  public list:  {base}/v1/events\n"
+        f"  sample feed:  {base}/v1/orgs/frontera-unida/calendar.ics"
     )
     # No access log: it would record client addresses and secret paths (feed tokens).
     uvicorn.run(

@@ -7,6 +7,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from schemas.common import LongText, NextCursor, ShortText, Slug, Timezone, Url
+from schemas.feeds import FeedLinks
 from schemas.texts import LanguageTag, ShortTexts, Texts
 
 Kind = Annotated[
@@ -245,6 +246,13 @@ class Event(Struct, kw_only=True):
         float | None, Meta(description="With `near`: great-circle distance to the public point")
     ] = None
     links: EventLinks
+    feeds: Annotated[
+        FeedLinks | None,
+        Meta(
+            description="Subscribe links to this event's calendar feed: public events, and "
+            "private ones when the share link is known; null otherwise"
+        ),
+    ] = None
 
 
 class EventPage(Struct):

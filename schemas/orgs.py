@@ -7,6 +7,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from schemas.common import DisplayName, Email, LongText, NextCursor, Slug, Timezone, Url
+from schemas.feeds import FeedLinks
 
 Role = Annotated[
     Literal["owner", "organizer", "member"],
@@ -40,6 +41,10 @@ class Org(Struct):
     website: Url | None
     created_at: When
     updated_at: When
+    feeds: Annotated[
+        FeedLinks | None,
+        Meta(description="Subscribe links to the org's public calendar feed"),
+    ] = None
 
 
 class OrgPatch(Struct, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType, field
 from schemas.announcements import AnnouncementBody
 from schemas.common import NextCursor, ShortText, Slug, Timezone
 from schemas.events import Area, AwareDatetime, Location, Venue, When
+from schemas.feeds import FeedLinks
 from schemas.texts import LanguageTag, ShortTexts, Texts
 
 TripStatus = Annotated[
@@ -252,6 +253,10 @@ class Trip(Struct, kw_only=True):
     created_at: When
     updated_at: When
     links: TripLinks
+    feeds: Annotated[
+        FeedLinks | None,
+        Meta(description="Subscribe links to the trip's calendar feed (public trips; else null)"),
+    ] = None
 
 
 class TripPage(Struct):

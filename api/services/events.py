@@ -47,6 +47,7 @@ from schemas.events import (
     EventPatch,
     Location,
 )
+from schemas.feeds import FeedLinks, feed_links, feed_links_for, request_public_url
 from schemas.problems import FieldError
 
 #: public lat/lon of protected locations snap to this grid (degrees; ≈ 5.5 km of latitude)
@@ -220,12 +221,22 @@ def _counts(row: asyncpg.Record) -> Counts:
     )
 
 
+def event_feeds(row: asyncpg.Record, share_url: str | None = None) -> FeedLinks | None:
+    """Subscribe links: public events by id, private ones only through their share link."""
+    if share_url is not None:
+        return feed_links_for(share_url + "/calendar.ics")
+    if row["visibility"] == "public" and row["status"] != "draft":
+        return feed_links(f"/v1/events/{row['id']}/calendar.ics")
+    return None
+
+
 def event_view(
     row: asyncpg.Record,
     languages: Sequence[str],
     *,
     confirmed: bool | None = None,
     share_url: str | None = None,
+    feed_share_url: str | None = None,
 ) -> Event:
     """The Event JSON for a row from db.queries.events (which carries the caller's standing).
 
@@ -286,6 +297,7 @@ def event_view(
             org=f"/v1/orgs/{row['org_slug']}",
             series=f"/v1/series/{row['series_id']}" if row["series_id"] else None,
         ),
+        feeds=event_feeds(row, share_url or feed_share_url),
     )
 
 
@@ -543,7 +555,10 @@ async def get_shared_event(
         raise NotFound(
             "This share link is unknown, was rotated, or the event is not published yet."
         )
-    return event_view(row, languages)
+    base = request_public_url.get()
+    return event_view(
+        row, languages, feed_share_url=share_url(base, token) if base is not None else None
+    )
 
 
 # ---------------------------------------------------------------- update

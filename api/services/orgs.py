@@ -14,6 +14,7 @@ from api.guards import ROLE_RANK, require_org_role
 from api.pagination import decode_cursor, split_page
 from api.services import accounts
 from db.queries import audit, orgs
+from schemas.feeds import feed_links
 from schemas.orgs import (
     Member,
     MemberAdd,
@@ -40,7 +41,7 @@ def check_timezone(name: str, pointer: str = "#/timezone") -> None:
 
 
 def _org(record: asyncpg.Record) -> Org:
-    return msgspec.convert(
+    org = msgspec.convert(
         {
             k: record[k]
             for k in (
@@ -56,6 +57,8 @@ def _org(record: asyncpg.Record) -> Org:
         },
         Org,
     )
+    org.feeds = feed_links(f"/v1/orgs/{record['slug']}/calendar.ics")
+    return org
 
 
 def _member(record: asyncpg.Record) -> Member:

@@ -37,6 +37,7 @@ from db.queries.notifications import (
 )
 from db.queries.outbox import insert_outbox_entry
 from schemas.events import Cohost, CohostAdd, CohostList, Location
+from schemas.feeds import feed_links
 from schemas.problems import FieldError
 from schemas.trips import (
     Checklist,
@@ -299,6 +300,9 @@ def trip_view(row: Row, languages: Sequence[str]) -> Trip:
             itinerary=f"/v1/trips/{row['id']}/itinerary",
             applications=f"/v1/trips/{row['id']}/applications",
         ),
+        feeds=feed_links(f"/v1/trips/{row['id']}/calendar.ics")
+        if row["visibility"] == "public" and row["status"] != "draft"
+        else None,
     )
 
 

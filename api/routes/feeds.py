@@ -1,0 +1,349 @@
+"""Calendar feeds (text/calendar, GET and HEAD, conditional) and personal feed tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, HttpMethod, Response, delete, get, post, route
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from api.config import Settings
+from api.crypto import Keyring
+from api.services import feeds
+from api.services.accounts import Caller
+from schemas.feeds import FeedTokenCreate, FeedTokenCreated, FeedTokenList, request_public_url
+
+CALENDAR = "text/calendar"
+FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
+FEED_DESCRIPTION = (
+    "An iCalendar feed (RFC 5545): CRLF lines folded at 75 octets, one RRULE-based VTIMEZONE "
+    "per TZID, stable UIDs, SEQUENCE and LAST-MODIFIED that move with every change; cancelled "
+    "events kept as STATUS:CANCELLED for a while. Conditional: answers 304 to a matching "
+    "If-None-Match, or (without one) to an If-Modified-Since at or after Last-Modified."
+)
+FEED_HEADERS = [
+    ResponseHeader(
+        name="ETag",
+        description="Strong validator: a hash of the body, the same on every server",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="Last-Modified",
+        description="The latest change behind the feed's contents",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="Cache-Control",
+        description="`public, max-age=900` for public feeds; `private, max-age=900` otherwise",
+        documentation_only=True,
+    ),
+]
+MAX_AGE = 900
+
+Lang = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=35,
+        description="Language of titles and descriptions (else Accept-Language, else the first)",
+    ),
+]
+IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
+IfModifiedSince = Annotated[str | None, HeaderParameter(name="If-Modified-Since", required=False)]
+KindQuery = Annotated[
+    list[Literal["rally", "march", "vigil", "training", "meeting", "rapid_response", "other"]]
+    | None,
+    QueryParameter(description="Only these kinds (repeatable)"),
+]
+TagQuery = Annotated[
+    list[str] | None,
+    QueryParameter(max_items=10, description="Only events carrying every given tag (repeatable)"),
+]
+LanguageQuery = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=35,
+        pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+        description="Only events held in this language (`es` also matches `es-MX`)",
+    ),
+]
+
+
+def public_url_middleware(public_url: str) -> Callable[[ASGIApp], ASGIApp]:
+    """Make the app's public URL known to views for the request (absolute feed links)."""
+
+    def middleware(app: ASGIApp) -> ASGIApp:
+        async def with_public_url(scope: Scope, receive: Receive, send: Send) -> None:
+            token = request_public_url.set(public_url)
+            try:
+                await app(scope, receive, send)
+            finally:
+                request_public_url.reset(token)
+
+        return with_public_url
+
+    return middleware
+
+
+def _reader(settings: Settings, languages: list[str]) -> feeds.Reader:
+    return feeds.Reader(languages=languages, public_url=settings.public_url, now=datetime.now(UTC))
+
+
+def _not_modified(
+    feed: feeds.Feed, if_none_match: str | None, if_modified_since: str | None
+) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match (weak comparison, lists, `*`) wins; otherwise an
+    If-Modified-Since that parses and is not before Last-Modified."""
+    if if_none_match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or feed.etag in tags
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return feed.last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def _respond(
+    feed: feeds.Feed, if_none_match: str | None, if_modified_since: str | None
+) -> Response[bytes]:
+    headers = {
+        "ETag": feed.etag,
+        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
+        "Vary": "Accept-Language, Authorization",
+    }
+    if feed.private:
+        # a secret in the URL: nothing shared may keep it, index it, or pass it on
+        headers |= {
+            "Cache-Control": f"private, max-age={MAX_AGE}",
+            "X-Robots-Tag": "noindex",
+            "Referrer-Policy": "no-referrer",
+        }
+    else:
+        headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+    if _not_modified(feed, if_none_match, if_modified_since):
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=feed.body, media_type=CALENDAR, headers=headers)
+
+
+def _account_id(caller: Caller | None) -> UUID | None:
+    return caller.account_id if caller else None
+
+
+class FeedController(Controller):
+    tags = ["feeds"]
+
+    @route(
+        "/v1/orgs/{slug:str}/calendar.ics",
+        http_method=FEED_METHODS,
+        media_type=CALENDAR,
+        response_description="The org's public events as iCalendar",
+        response_headers=FEED_HEADERS,
+        opt={"problems": (404,)},
+    )
+    async def get_org_feed(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        slug: FromPath[str],
+        kind: KindQuery = None,
+        tag: TagQuery = None,
+        language: LanguageQuery = None,
+        lang: Lang = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        """An org's public events, co-hosted ones included, from 30 days ago to a year ahead;
+        filter by kind, tag and language."""
+        feed = await feeds.org_feed(
+            conn, slug, _reader(settings, languages), kinds=kind, tags=tag, language=language
+        )
+        return _respond(feed, if_none_match, if_modified_since)
+
+    @route(
+        "/v1/events/{event_id:uuid}/calendar.ics",
+        http_method=FEED_METHODS,
+        media_type=CALENDAR,
+        response_description="The event as iCalendar",
+        response_headers=FEED_HEADERS,
+        opt={"problems": (404,)},
+    )
+    async def get_event_feed(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        event_id: FromPath[UUID],
+        lang: Lang = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        """One event, with its place as precise as you may know it (private events: use the
+        share link's feed)."""
+        feed = await feeds.event_feed(
+            conn, event_id, _account_id(caller), _reader(settings, languages)
+        )
+        return _respond(feed, if_none_match, if_modified_since)
+
+    @route(
+        "/v1/events/shared/{token:str}/calendar.ics",
+        http_method=FEED_METHODS,
+        media_type=CALENDAR,
+        response_description="The private event as iCalendar",
+        response_headers=FEED_HEADERS,
+        opt={"problems": (404,)},
+    )
+    async def get_shared_event_feed(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        token: FromPath[str],
+        lang: Lang = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        """A private event through its share link (a secret: never cached by shared caches)."""
+        feed = await feeds.shared_event_feed(
+            conn, token, _account_id(caller), _reader(settings, languages)
+        )
+        return _respond(feed, if_none_match, if_modified_since)
+
+    @route(
+        "/v1/trips/{trip_id:uuid}/calendar.ics",
+        http_method=FEED_METHODS,
+        media_type=CALENDAR,
+        response_description="The trip and its itinerary as iCalendar",
+        response_headers=FEED_HEADERS,
+        opt={"problems": (404,)},
+    )
+    async def get_trip_feed(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        trip_id: FromPath[UUID],
+        lang: Lang = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        """A trip and its public itinerary (participant-only items for its participants)."""
+        feed = await feeds.trip_feed(
+            conn, trip_id, _account_id(caller), _reader(settings, languages)
+        )
+        return _respond(feed, if_none_match, if_modified_since)
+
+    @route(
+        "/v1/rsvps/manage/{token:str}/calendar.ics",
+        http_method=FEED_METHODS,
+        media_type=CALENDAR,
+        response_description="The RSVP's event (and shift) as iCalendar",
+        response_headers=FEED_HEADERS,
+        opt={"problems": (404,)},
+    )
+    async def get_manage_feed(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
+        languages: NamedDependency[list[str]],
+        token: FromPath[str],
+        lang: Lang = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        """The event behind an RSVP's manage link and its shift, with the place as revealed to
+        that RSVP; no account needed."""
+        feed = await feeds.manage_feed(conn, token, _reader(settings, languages))
+        return _respond(feed, if_none_match, if_modified_since)
+
+    @route(
+        "/v1/feeds/{token:str}/calendar.ics",
+        http_method=FEED_METHODS,
+        media_type=CALENDAR,
+        response_description="Your personal calendar as iCalendar",
+        response_headers=FEED_HEADERS,
+        opt={"problems": (404,)},
+    )
+    async def get_personal_feed(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
+        keyring: NamedDependency[Keyring],
+        languages: NamedDependency[list[str]],
+        token: FromPath[str],
+        lang: Lang = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        """Your personal feed behind a secret token: events you are going to or waitlisted for,
+        your shifts, your trips and their itineraries, your rides."""
+        feed = await feeds.personal_feed(conn, keyring, token, _reader(settings, languages))
+        return _respond(feed, if_none_match, if_modified_since)
+
+
+class FeedTokenController(Controller):
+    tags = ["feeds"]
+
+    @post("/v1/me/feed-tokens", opt={"problems": (401, 409)})
+    async def create_feed_token(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        account: NamedDependency[Caller],
+        settings: NamedDependency[Settings],
+        data: JSONBody[FeedTokenCreate | None] = None,
+    ) -> Response[FeedTokenCreated]:
+        """A secret URL for your personal feed; the token is shown only in this response."""
+        created = await feeds.create_feed_token(
+            conn, settings.public_url, account.account_id, data.label if data else None
+        )
+        return Response(created, status_code=201, headers={"Cache-Control": "no-store"})
+
+    @get("/v1/me/feed-tokens", opt={"problems": (401,)})
+    async def list_feed_tokens(
+        self, conn: NamedDependency[asyncpg.Connection], account: NamedDependency[Caller]
+    ) -> FeedTokenList:
+        """Your personal feed tokens (never their secrets)."""
+        return await feeds.list_feed_tokens(conn, account.account_id)
+
+    @delete("/v1/me/feed-tokens/{token_id:uuid}", opt={"problems": (401, 404)})
+    async def revoke_feed_token(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        account: NamedDependency[Caller],
+        token_id: FromPath[UUID],
+    ) -> None:
+        """Revoke a token: its feed answers 404 from now on."""
+        await feeds.revoke_feed_token(conn, account.account_id, token_id)
+
+    @post(
+        "/v1/me/feed-tokens/{token_id:uuid}/rotate",
+        status_code=200,
+        opt={"problems": (401, 404)},
+    )
+    async def rotate_feed_token(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        account: NamedDependency[Caller],
+        settings: NamedDependency[Settings],
+        token_id: FromPath[UUID],
+    ) -> Response[FeedTokenCreated]:
+        """Replace a token with a new one (same label); the old feed URL stops working."""
+        created = await feeds.rotate_feed_token(
+            conn, settings.public_url, account.account_id, token_id
+        )
+        return Response(created, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,109 @@
+"""Calendar feeds: subscribe links, and the personal feed tokens behind a secret URL."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+from msgspec import Meta, Struct
+
+FEED_TOKEN_PREFIX = "cvn_feed"
+
+#: The public base URL (CARAVAN_PUBLIC_URL) of the app serving the current request. Set per
+#: request by the feeds middleware (api.routes.feeds), so that views deep in the services can
+#: give absolute subscribe links without every call passing the settings down; None outside
+#: a request, and then views carry no links.
+request_public_url: ContextVar[str | None] = ContextVar("request_public_url", default=None)
+
+FeedLabel = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Your own name for this subscription (e.g. the device)",
+        examples=["Phone"],
+    ),
+]
+
+
+class FeedLinks(Struct):
+    """Where a calendar app subscribes to this feed (all three serve the same calendar)."""
+
+    url: Annotated[
+        str,
+        Meta(
+            description="The feed itself (https): Outlook.com and any client that asks for a URL",
+            examples=["https://caravan.example/v1/orgs/frontera-unida/calendar.ics"],
+        ),
+    ]
+    webcal: Annotated[
+        str,
+        Meta(
+            description="The same feed as webcal://: opens the subscribe dialog (Apple, Outlook)",
+            examples=["webcal://caravan.example/v1/orgs/frontera-unida/calendar.ics"],
+        ),
+    ]
+    google: Annotated[
+        str,
+        Meta(
+            description="Google Calendar's 'add by URL' page for this feed",
+            examples=[
+                "https://calendar.google.com/calendar/render?cid="
+                "webcal%3A%2F%2Fcaravan.example%2Fv1%2Forgs%2Ffrontera-unida%2Fcalendar.ics"
+            ],
+        ),
+    ]
+
+
+def feed_links_for(url: str) -> FeedLinks:
+    """The three subscribe links of a feed at this absolute URL."""
+    scheme, _, rest = url.partition("://")
+    webcal = "webcal://" + rest if scheme in ("http", "https") else url
+    return FeedLinks(
+        url=url,
+        webcal=webcal,
+        google="https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe=""),
+    )
+
+
+def feed_links(path: str) -> FeedLinks | None:
+    """Links for the feed at `path` (starting with /v1/) on the current request's public URL."""
+    base = request_public_url.get()
+    return None if base is None else feed_links_for(base + path)
+
+
+class FeedTokenCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A new personal feed token; the label is optional."""
+
+    label: FeedLabel | None = None
+
+
+class FeedToken(Struct, kw_only=True):
+    """A personal feed token as listed: never the secret, which is shown only once."""
+
+    id: Annotated[UUID, Meta(examples=["3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c"])]
+    label: FeedLabel | None
+    created_at: Annotated[datetime, Meta(examples=["2026-12-01T18:00:00Z"])]
+
+
+class FeedTokenCreated(FeedToken, kw_only=True):
+    """A new personal feed token and its subscribe links: the only time the secret is shown."""
+
+    token: Annotated[
+        str,
+        Meta(
+            description="The secret (256 bits); keep it like a password, revoke it if it leaks",
+            examples=["cvn_feed_Vb1xQmM2m0a3pY7JmS1s3nq0B3x9oK7qL2w8tD5eR4c"],
+        ),
+    ]
+    feeds: FeedLinks
+
+
+class FeedTokenList(Struct):
+    """Your personal feed tokens, oldest first."""
+
+    items: list[FeedToken]
