@@ -28,6 +28,7 @@ from api.deps import (
 )
 from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
 from api.openapi import finalize
+from api.request_log import request_log
 from api.routes.accounts import AccountController, SessionController
 from api.routes.events import EventController, SeriesController
 from api.routes.feed_imports import FeedImportController
@@ -190,4 +191,6 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         debug=False,
     )
     finalize(app)
+    # outermost, so requests no route matched are logged too (by a placeholder, not their path)
+    app.asgi_handler = request_log(app.asgi_handler)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  public list:  {base}/v1/events\n"
         f"  sample feed:  {base}/v1/orgs/frontera-unida/calendar.ics"
     )
-    # No access log: it would record client addresses and secret paths (feed tokens).
+    # No access log: it would record client addresses and secret paths (feed tokens, manage
+    # links). uvicorn's error log stays; the app logs one JSON line per request with the route
+    # template instead of the path (api/request_log.py).
+    from api.request_log import logging_config
+
+    # uvicorn raises the signal that stopped it again once it has drained; a drained stop is
+    # a clean exit (0) for process managers, not a death by SIGTERM
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -97,6 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         access_log=False,
+        log_config=logging_config(),
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=settings.statement_timeout_ms // 1000 + 5,

@@ -132,6 +132,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "pool_min_size": _int(env, "CARAVAN_POOL_MIN_SIZE", 2, errors, low=0),
         "pool_max_size": _int(env, "CARAVAN_POOL_MAX_SIZE", 10, errors, low=1),
         "statement_timeout_ms": _int(env, "CARAVAN_STATEMENT_TIMEOUT_MS", 10_000, errors, low=100),
+        # how long a request waits for a pooled connection before it answers 503
+        "pool_acquire_timeout_s": _int(
+            env, "CARAVAN_POOL_ACQUIRE_TIMEOUT_MS", 5_000, errors, low=10
+        )
+        / 1000,
         "login_attempts_per_window": _int(env, "CARAVAN_LOGIN_ATTEMPTS", 10, errors, low=1),
         "max_guests_per_rsvp": _int(env, "CARAVAN_MAX_GUESTS_PER_RSVP", 10, errors, low=0),
         "hsts_seconds": _int(env, "CARAVAN_HSTS_SECONDS", 0, errors, low=0),
