@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 import vobject
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 
 from api.ical import (
@@ -28,9 +23,20 @@ from api.ical import (
     render_vevent,
     render_vtimezone,
 )
+from tests import calendar_parsers
+from tests.calendar_parsers import (
+    PYTHON_PARSERS,
+    REPO,
+    exists,
+    feed_text,
+    forget_vobject_zones,
+    is_repeated,
+    times_by_icaljs,
+    unfolded_lines,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-NODE_DIR = REPO / ".caravan" / "node"
+icaljs = calendar_parsers.icaljs
+
 DST_ZONES = ("America/Tijuana", "America/Mexico_City", "America/Los_Angeles", "Europe/Madrid")
 # The days clocks change in 2026 and 2027 (Mexico City's are the US ones, where it no longer changes).
 CHANGE_DAYS = {
@@ -85,17 +91,6 @@ def wall(tzid: str, day: str, clock: str, later: bool = False) -> datetime:
     return moment
 
 
-def exists(moment: datetime) -> bool:
-    """False for a wall time skipped when clocks go forward."""
-    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) == moment.replace(
-        tzinfo=None
-    )
-
-
-def is_repeated(moment: datetime) -> bool:
-    return moment.replace(fold=0).utcoffset() != moment.replace(fold=1).utcoffset()
-
-
 def dst_fixture() -> list[FeedItem]:
     """Events around every clock change in four zones, with both readings of repeated times."""
     items = []
@@ -147,119 +142,6 @@ def unusual_zone_fixture() -> list[FeedItem]:
 def ground_truth(items: list[FeedItem]) -> dict[str, tuple[datetime, datetime]]:
     return {
         item.uid: (item.starts_at.astimezone(UTC), item.ends_at.astimezone(UTC)) for item in items
-    }
-
-
-def unfolded_lines(feed: bytes) -> list[str]:
-    return feed.replace(b"\r\n ", b"").decode().split("\r\n")[:-1]
-
-
-# ------------------------------------------------------------------ parsers
-
-
-def forget_vobject_zones() -> None:
-    """vobject keeps the first VTIMEZONE it sees per TZID for the whole process."""
-    vars(vobject.icalendar)["__tzidMap"].clear()
-
-
-def times_by_icalendar(feed: bytes) -> dict[str, tuple[datetime, datetime]]:
-    calendar = icalendar.Calendar.from_ical(feed)
-    return {
-        str(event["UID"]): (
-            event.decoded("DTSTART").astimezone(UTC),
-            event.decoded("DTEND").astimezone(UTC),
-        )
-        for event in calendar.walk("VEVENT")
-    }
-
-
-def times_by_vobject(feed: bytes) -> dict[str, tuple[datetime, datetime]]:
-    forget_vobject_zones()
-    calendar = vobject.readOne(feed.decode())
-    calendar.validate()
-    return {
-        event.uid.value: (
-            event.dtstart.value.astimezone(UTC),
-            event.dtend.value.astimezone(UTC),
-        )
-        for event in calendar.vevent_list
-    }
-
-
-def times_by_ical(feed: bytes) -> dict[str, tuple[datetime, datetime]]:
-    calendar = IcsCalendarStream.calendar_from_ics(feed.decode())
-    return {
-        event.uid: (event.dtstart.astimezone(UTC), event.dtend.astimezone(UTC))
-        for event in calendar.events
-    }
-
-
-PYTHON_PARSERS: dict[str, Callable[[bytes], dict[str, tuple[datetime, datetime]]]] = {
-    "icalendar": times_by_icalendar,
-    "vobject": times_by_vobject,
-    "ical": times_by_ical,
-}
-
-ICALJS_SCRIPT = """
-import ICAL from 'ical.js';
-import fs from 'node:fs';
-
-const root = new ICAL.Component(ICAL.parse(fs.readFileSync(process.argv[2], 'utf8')));
-// Only the feed's own VTIMEZONEs are known: a missing or wrong one shows up as a wrong time.
-for (const vtimezone of root.getAllSubcomponents('vtimezone')) {
-  ICAL.TimezoneService.register(vtimezone);
-}
-const rows = root.getAllSubcomponents('vevent').map((vevent) => {
-  const event = new ICAL.Event(vevent);
-  return {
-    uid: event.uid,
-    start: event.startDate.toJSDate().toISOString(),
-    end: event.endDate.toJSDate().toISOString(),
-    summary: event.summary,
-    description: event.description,
-  };
-});
-process.stdout.write(JSON.stringify(rows));
-"""
-
-
-@pytest.fixture(scope="module")
-def icaljs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bytes], list[dict[str, str]]]:
-    """Mozilla's ical.js (Thunderbird, Nextcloud), installed on first use under .caravan/node."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("ical.js check skipped: node and npm are needed on PATH")
-    if not (NODE_DIR / "node_modules" / "ical.js" / "package.json").exists():
-        try:
-            subprocess.run(
-                [npm, "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "ical.js@2"],
-                check=True,
-                capture_output=True,
-                timeout=180,
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-            pytest.skip(f"ical.js check skipped: `npm install ical.js@2` failed ({error})")
-    script = NODE_DIR / "list_events.mjs"
-    if not script.exists() or script.read_text() != ICALJS_SCRIPT:
-        script.write_text(ICALJS_SCRIPT)
-    workdir = tmp_path_factory.mktemp("icaljs")
-
-    def list_events(feed: bytes) -> list[dict[str, str]]:
-        path = workdir / "feed.ics"
-        path.write_bytes(feed)
-        done = subprocess.run(
-            [node, str(script), str(path)], capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    return list_events
-
-
-def times_by_icaljs(rows: list[dict[str, str]]) -> dict[str, tuple[datetime, datetime]]:
-    return {
-        row["uid"]: (datetime.fromisoformat(row["start"]), datetime.fromisoformat(row["end"]))
-        for row in rows
     }
 
 
@@ -642,13 +524,6 @@ def test_icaljs_reads_mixed_script_text_unchanged(icaljs) -> None:
     )
     [row] = icaljs(render_calendar("Caravan", [item]))
     assert (row["summary"], row["description"]) == (text[:200], text)
-
-
-# Text a feed carries unchanged: no surrogates, and no control characters but newline and tab.
-feed_text = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from('\n\t,;\\:" '),
-    max_size=300,
-)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
