@@ -27,10 +27,8 @@ Times = dict[str, tuple[datetime, datetime]]
 Texts = dict[str, tuple[str, str]]
 
 # Text a feed carries unchanged: no surrogates, and no control characters but newline and tab.
-feed_text = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from('\n\t,;\\:" '),
-    max_size=300,
-)
+feed_characters = st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from('\n\t,;\\:" ')
+feed_text = st.text(feed_characters, max_size=300)
 
 
 def exists(moment: datetime) -> bool:
