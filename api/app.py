@@ -37,6 +37,7 @@ from api.routes.health import HealthController
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
 from api.routes.partners import ApiKeyController, PartnerController
+from api.routes.retention import RetentionController
 from api.routes.rides import RideController
 from api.routes.rsvps import RsvpController
 from api.routes.shifts import ShiftController
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             TripController,
             TripApplicationController,
             RideController,
+            RetentionController,
             FeedController,
             FeedTokenController,
         ],

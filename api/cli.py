@@ -125,6 +125,53 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _purge(settings: Settings) -> list[dict[str, Any]]:
+    from api.services.retention import Retention, run_retention
+    from db.pool import connect
+
+    assert settings.database_url
+    conn = await connect(settings.database_url)
+    try:
+        return await run_retention(conn, retention=Retention.from_settings(settings))
+    finally:
+        await conn.close()
+
+
+def cmd_purge(_: argparse.Namespace) -> int:
+    """Run the retention purge once (as the worker does) and print its receipts."""
+    from api.services.retention import describe, totals
+
+    receipts = asyncio.run(_purge(_settings()))
+    for receipt in receipts:
+        print(describe(receipt))
+    summary = ", ".join(f"{name} {count}" for name, count in totals(receipts).items())
+    print(f"purged: {summary}" if receipts else "nothing was past its retention")
+    return 0
+
+
+def cmd_retention_table(args: argparse.Namespace) -> int:
+    """Print the README's retention table for these settings, or check or rewrite README."""
+    from api.services.retention import retention_table, splice_readme
+
+    os.environ.setdefault("CARAVAN_MODE", "test")  # no database or secret needed
+    table = retention_table(load_settings())
+    if not (args.check or args.write):
+        sys.stdout.write(table)
+        return 0
+    path = Path(args.readme)
+    current = path.read_text()
+    wanted = splice_readme(current, table)
+    if args.check:
+        if current != wanted:
+            print(f"{path}: the retention table differs; run `caravan retention-table --write`")
+            return 1
+        print(f"{path}: the retention table matches the settings")
+        return 0
+    path.write_text(wanted)
+    print(f"wrote the retention table into {path}")
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.openapi import render_yaml
@@ -164,6 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--interval", type=float, default=60.0, help="seconds between rounds")
     worker.add_argument("--once", action="store_true", help="run one round and exit")
     worker.set_defaults(func=cmd_worker)
+    sub.add_parser(
+        "purge", help="erase what is past its retention now and print the receipts"
+    ).set_defaults(func=cmd_purge)
+    table = sub.add_parser(
+        "retention-table", help="the README's retention table, generated from the settings"
+    )
+    table.add_argument("--check", action="store_true", help="exit 1 when README differs")
+    table.add_argument("--write", action="store_true", help="rewrite README's table")
+    table.add_argument("--readme", default="README.md")
+    table.set_defaults(func=cmd_retention_table)
     openapi = sub.add_parser("openapi", help="write openapi.yaml from the app")
     openapi.add_argument("--check", action="store_true", help="exit 1 when the file differs")
     openapi.add_argument("--output", default="openapi.yaml")

@@ -48,6 +48,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     partner_rate_limit: int = 120
     #: tests only: let webhooks and feed imports use http:// to loopback addresses
     outbound_allow_loopback: bool = False
+    #: retention defaults, and the most any org may set (orgs can only shorten them); see
+    #: api/services/retention.py
+    retain_rsvp_contact_hours: int = 24
+    retain_ride_pickup_hours: int = 24
+    retain_trip_emergency_days: int = 7
+    retain_audit_days: int = 90
 
 
 def _int(env: Mapping[str, str], name: str, default: int, errors: list[str], low: int = 0) -> int:
@@ -62,6 +68,27 @@ def _int(env: Mapping[str, str], name: str, default: int, errors: list[str], low
     if value < low:
         errors.append(f"{name} must be at least {low}, got {value}")
     return value
+
+
+#: setting, environment variable, least and most allowed: a deployment may keep personal data
+#: at most 30 days after the event, ride or trip, and audit rows at most a year
+RETENTION_ENV = (
+    ("retain_rsvp_contact_hours", "CARAVAN_RETAIN_RSVP_CONTACT_HOURS", 0, 30 * 24),
+    ("retain_ride_pickup_hours", "CARAVAN_RETAIN_RIDE_PICKUP_HOURS", 0, 30 * 24),
+    ("retain_trip_emergency_days", "CARAVAN_RETAIN_TRIP_EMERGENCY_DAYS", 0, 30),
+    ("retain_audit_days", "CARAVAN_RETAIN_AUDIT_DAYS", 1, 365),
+)
+
+
+def _retention(env: Mapping[str, str], errors: list[str]) -> dict[str, int]:
+    defaults = {f.name: f.default for f in msgspec.structs.fields(Settings)}
+    values: dict[str, int] = {}
+    for field, name, low, high in RETENTION_ENV:
+        value = _int(env, name, defaults[field], errors, low=low)
+        if value > high:
+            errors.append(f"{name} must be at most {high}, got {value}")
+        values[field] = value
+    return values
 
 
 def _check_database_url(url: str, errors: list[str]) -> None:
@@ -142,6 +169,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "hsts_seconds": _int(env, "CARAVAN_HSTS_SECONDS", 0, errors, low=0),
         "partner_rate_limit": _int(env, "CARAVAN_PARTNER_RATE_LIMIT", 120, errors, low=1),
     }
+    retention = _retention(env, errors)
     allow_loopback = env.get("CARAVAN_OUTBOUND_ALLOW_LOOPBACK", "") in ("1", "true", "yes")
     if allow_loopback and mode == "production":
         errors.append(
@@ -158,4 +186,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key_generated=generated,
         outbound_allow_loopback=allow_loopback,
         **settings_kwargs,  # type: ignore[arg-type]
+        **retention,  # type: ignore[arg-type]
     )

@@ -11,27 +11,37 @@ from api.config import Settings
 from api.crypto import Keyring
 from api.services import feed_imports, webhooks
 from api.services.events import notify_revealed_locations
-from api.services.rides import purge_ride_pickups
+from api.services.retention import (
+    DELIVERY_LOG_DAYS,
+    OUTBOX_DAYS,
+    RATE_LIMIT_WINDOW_HOURS,
+    Retention,
+    run_retention,
+    totals,
+)
 from db.pool import create_pool
-from db.queries import housekeeping, rsvps, sessions
+from db.queries import housekeeping, sessions
 from db.queries import webhooks as webhook_queries
 
 log = logging.getLogger("caravan.worker")
 
 
-async def run_housekeeping(conn: Any) -> dict[str, int]:
+async def run_housekeeping(conn: Any, retention: Retention | None = None) -> dict[str, int]:
     """Delete expired sessions, idempotency records, stale rate-limit windows, finished
-    deliveries and RSVP contacts past their retention; tell attendees of locations whose
-    reveal time has come."""
+    deliveries, and everything past its retention (with purge receipts); tell attendees of
+    locations whose reveal time has come."""
     async with conn.transaction():
         counts = {
             "sessions": await sessions.delete_expired_sessions(conn),
             "idempotency_keys": await housekeeping.delete_expired_idempotency_keys(conn),
-            "rate_limits": await housekeeping.delete_stale_rate_limits(conn, 24 * 3600),
-            "webhook_deliveries": await webhook_queries.delete_finished_deliveries(conn, 30),
-            "outbox": await webhook_queries.delete_dispatched_outbox(conn, 7),
-            "rsvp_contacts": await rsvps.purge_expired_contacts(conn),
-            "ride_pickups": len(await purge_ride_pickups(conn)),
+            "rate_limits": await housekeeping.delete_stale_rate_limits(
+                conn, RATE_LIMIT_WINDOW_HOURS * 3600
+            ),
+            "webhook_deliveries": await webhook_queries.delete_finished_deliveries(
+                conn, DELIVERY_LOG_DAYS
+            ),
+            "outbox": await webhook_queries.delete_dispatched_outbox(conn, OUTBOX_DAYS),
+            **totals(await run_retention(conn, retention=retention)),
         }
     revealed = 0
     while True:
@@ -67,7 +77,7 @@ async def run_worker(
         while not stop.is_set():
             if loop.time() >= next_housekeeping:
                 async with pool.acquire() as conn:
-                    counts = await run_housekeeping(conn)
+                    counts = await run_housekeeping(conn, Retention.from_settings(settings))
                 log.info("housekeeping done: %s", counts)
                 next_housekeeping = loop.time() + interval_s
             try:

@@ -128,9 +128,18 @@ async def conn(session_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
             await tx.rollback()
 
 
+@pytest.fixture(scope="session")
+def shared_app(settings: Settings) -> Any:
+    """One app for the whole run: building one (routes, contract) costs far more than a test."""
+    return create_app(settings, pool=None)
+
+
 @pytest.fixture
-def app(settings: Settings, conn: asyncpg.Connection) -> Any:
-    return create_app(settings, pool=SharedConnection(conn))
+def app(shared_app: Any, conn: asyncpg.Connection) -> Any:
+    """The shared app, answering from this test's connection (its transaction is rolled back)."""
+    shared_app.state.pool = SharedConnection(conn)
+    yield shared_app
+    shared_app.state.pool = None
 
 
 @pytest.fixture

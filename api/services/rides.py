@@ -1209,20 +1209,27 @@ async def flag_rides_for_trip(conn: asyncpg.Connection, trip_id: UUID) -> int:
 
 
 async def purge_ride_pickups(
-    conn: asyncpg.Connection, *, now: datetime | None = None, hours: int = PICKUP_RETENTION_HOURS
+    conn: asyncpg.Connection,
+    *,
+    now: datetime | None = None,
+    hours: int = PICKUP_RETENTION_HOURS,
+    org_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Purge exact pickups and contacts of rides whose last leg left `hours` ago or more: null
     the ciphertext, record `pickup_purged_at` and an audit row, destroy the offer's data key
     (so backups cannot be opened either), and mark open or full rides completed.
 
-    Run it inside a transaction; rows another worker is purging are skipped. Returns what was
-    purged: offer, event and trip ids.
+    Run it inside a transaction; rows another worker is purging are skipped. With `org_id`,
+    only that org's rides (an org with a shorter window). Returns what was purged: offer,
+    event and trip ids.
     """
     if hours < 0 or not math.isfinite(hours):
         raise ValueError("hours must be a finite number >= 0")
     cutoff = (now or _now()) - timedelta(hours=hours)
     purged: list[dict[str, Any]] = []
     for row in await q.select_offers_to_purge(conn, cutoff):
+        if org_id is not None and row["org_id"] != org_id:
+            continue
         await q.purge_offer_pickup(conn, row["id"])
         await data_keys.destroy_data_key(conn, SCOPE, row["id"], PICKUP_CLASS)
         await q.complete_offer(conn, row["id"])

@@ -1000,12 +1000,17 @@ async def list_announcements(
 
 
 async def purge_trip_participant_data(
-    conn: asyncpg.Connection, *, now: datetime | None = None, days: int = 7
+    conn: asyncpg.Connection,
+    *,
+    now: datetime | None = None,
+    days: int = 7,
+    org_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Purge emergency contacts and notes of trips that ended (or were cancelled) at least
     `days` ago: ciphertexts set to NULL with `data_purged_at`, the trip's data key destroyed
     (which also shreds copies in backups), and an audit row per trip. Application statuses
-    and counts stay. Safe to run repeatedly and from several workers at once.
+    and counts stay. Safe to run repeatedly and from several workers at once. With `org_id`,
+    only that org's trips (an org with a shorter window).
 
     Returns one {"trip_id", "org_id", "applications_purged", "key_destroyed"} per trip purged.
     """
@@ -1015,6 +1020,8 @@ async def purge_trip_participant_data(
     done: list[dict[str, Any]] = []
     async with conn.transaction():
         for trip in await trip_applications.select_trips_due_for_purge(conn, moment, days):
+            if org_id is not None and trip["org_id"] != org_id:
+                continue
             held = await trip_applications.purge_participant_data(conn, trip["id"], moment)
             destroyed = await data_keys.destroy_data_key(conn, "trip", trip["id"], EMERGENCY_CLASS)
             await audit.insert_audit_entry(

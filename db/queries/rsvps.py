@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -520,13 +520,48 @@ async def retime_contact_purge(conn: asyncpg.Connection, event_id: UUID) -> None
     )
 
 
-async def purge_expired_contacts(conn: asyncpg.Connection) -> int:
+async def purge_expired_contacts(
+    conn: asyncpg.Connection, *, now: datetime | None = None, default_hours: int = 24
+) -> int:
     """Erase RSVP contacts whose retention ended; returns how many."""
-    status = await conn.execute(
+    purged = await purge_expired_contacts_by_event(conn, now=now, default_hours=default_hours)
+    return sum(row["purged"] for row in purged)
+
+
+async def purge_expired_contacts_by_event(
+    conn: asyncpg.Connection, *, now: datetime | None = None, default_hours: int = 24
+) -> list[asyncpg.Record]:
+    """Erase RSVP contacts whose retention ended: at the deadline written with the RSVP
+    (`contact_purge_after`) or at the event's end plus its org's window for RSVP contacts
+    (`default_hours` where the org set none, and never longer), whichever comes first.
+    Rows another worker is erasing are skipped. One row per event: org_id, event_id, purged.
+    """
+    return await conn.fetch(
         """
-        UPDATE rsvps
-           SET contact_ciphertext = NULL, contact_purged_at = now()
-         WHERE contact_ciphertext IS NOT NULL AND contact_purge_after <= now()
-        """
+        WITH due AS (
+            SELECT r.id
+              FROM rsvps r
+              JOIN events e ON e.id = r.event_id
+              LEFT JOIN org_retention_settings s ON s.org_id = e.org_id
+             WHERE r.contact_ciphertext IS NOT NULL
+               AND (r.contact_purge_after <= $1
+                    OR e.ends_at + make_interval(
+                           hours => least(coalesce(s.rsvp_contact_hours, $2), $2)) <= $1)
+               FOR UPDATE OF r SKIP LOCKED
+        ),
+        purged AS (
+            UPDATE rsvps r
+               SET contact_ciphertext = NULL, contact_purged_at = now()
+              FROM due
+             WHERE r.id = due.id
+         RETURNING r.event_id
+        )
+        SELECT e.org_id, p.event_id, count(*)::int AS purged
+          FROM purged p
+          JOIN events e ON e.id = p.event_id
+         GROUP BY e.org_id, p.event_id
+         ORDER BY p.event_id
+        """,
+        now or datetime.now(UTC),
+        default_hours,
     )
-    return int(status.split()[-1])
