@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import icalendar
 import pytest
@@ -81,9 +82,14 @@ def times_by_vobject(feed: bytes) -> Times:
 def times_by_ical(feed: bytes) -> Times:
     calendar = IcsCalendarStream.calendar_from_ics(feed.decode())
     return {
-        event.uid: (event.dtstart.astimezone(UTC), event.dtend.astimezone(UTC))
+        event.uid: (_aware(event.dtstart).astimezone(UTC), _aware(event.dtend).astimezone(UTC))
         for event in calendar.events
     }
+
+
+def _aware(moment: object) -> datetime:
+    assert isinstance(moment, datetime), moment
+    return moment
 
 
 PYTHON_PARSERS: dict[str, Callable[[bytes], Times]] = {
@@ -125,7 +131,7 @@ PYTHON_TEXT_READERS: dict[str, Callable[[bytes], Texts]] = {
 }
 
 
-def vevents(feed: bytes) -> dict[str, icalendar.Event]:
+def vevents(feed: bytes) -> dict[str, Any]:
     """The feed's VEVENTs by UID (icalendar), to read any property."""
     return {str(event["UID"]): event for event in icalendar.Calendar.from_ical(feed).walk("VEVENT")}
 

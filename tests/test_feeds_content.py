@@ -6,11 +6,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import anyio.to_thread
 import asyncpg
 import httpx
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
+from api.services import feeds as feed_service
 from tests.calendar_parsers import forget_vobject_zones, unfolded_lines, vevents
 from tests.events_helpers import in_days, published_event
 from tests.people import create_org, join, sign_up
@@ -207,7 +209,7 @@ async def test_a_protected_place_is_the_area_for_others_and_exact_for_confirmed_
     ana_rsvp = await rsvp(client, event, ana, "Ana")
     waiting = await rsvp(client, event, None, "Late")
     assert (ana_rsvp["status"], waiting["status"]) == ("going", "waitlisted")
-    secret = [VENUE["name"].encode(), b"Escondida", b"32.51234", b"32.512340"]
+    secret = [str(VENUE["name"]).encode(), b"Escondida", b"32.51234", b"32.512340"]
 
     public_bodies = [
         await feed(client, f"/v1/orgs/{org['slug']}/calendar.ics"),
@@ -384,3 +386,46 @@ async def test_the_json_and_the_feed_tell_the_same_time_and_status(client):
     assert found.decoded("DTEND").astimezone(UTC) == datetime.fromisoformat(event["ends_at"])
     assert int(found["SEQUENCE"]) == event["sequence"]
     assert str(found["STATUS"]) == "CONFIRMED"
+
+
+async def test_big_renders_leave_the_event_loop_and_unchanged_events_come_from_the_cache(
+    client, conn: asyncpg.Connection, monkeypatch
+):
+    organizer, org, event = await _world(client)
+    await conn.execute(
+        """
+        INSERT INTO events (org_id, kind, title, languages, starts_at, ends_at, timezone,
+                            visibility, status)
+        SELECT $1, 'vigil', jsonb_build_object('en', 'Vigil ' || n), '{en}',
+               now() + n * interval '1 day', now() + n * interval '1 day' + interval '1 hour',
+               'Europe/Madrid', 'public', 'published'
+          FROM generate_series(1, 150) AS n
+        """,
+        UUID(org["id"]),
+    )
+    rendered: list[str] = []
+    threads: list[int] = []
+    real_render, real_run_sync = feed_service.render_vevent, anyio.to_thread.run_sync
+
+    def counting_render(item):
+        rendered.append(item.uid)
+        return real_render(item)
+
+    async def spying_run_sync(function, *args, **kwargs):
+        threads.append(1)
+        return await real_run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(feed_service, "render_vevent", counting_render)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", spying_run_sync)
+    feed_service.VEVENTS.clear()
+    path = f"/v1/orgs/{org['slug']}/calendar.ics"
+    first = await feed(client, path)
+    assert (len(rendered), len(threads)) == (151, 1)
+    assert await feed(client, path) == first
+    assert (len(rendered), len(threads)) == (151, 1)  # all from the cache
+    moved = await client.patch(
+        f"/v1/events/{event['id']}", json={"title": {"en": "Renamed"}}, headers=organizer.headers
+    )
+    assert moved.status_code == 200
+    await feed(client, path)
+    assert rendered[151:] == [event_uid(event)] and len(threads) == 1

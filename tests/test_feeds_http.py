@@ -136,7 +136,7 @@ async def test_the_etag_is_a_hash_of_bytes_that_another_app_renders_identically(
     _, org, _ = await _org_with_event(client)
     path = f"/v1/orgs/{org['slug']}/calendar.ics"
     first = await client.get(path)
-    feed_service.VEVENTS.__init__()  # an empty cache, as in a freshly started process
+    feed_service.VEVENTS.clear()  # an empty cache, as in a freshly started process
     other_app = create_app(settings, pool=SharedConnection(conn))
     transport = httpx.ASGITransport(app=other_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:

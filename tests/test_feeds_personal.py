@@ -144,7 +144,7 @@ async def test_the_attendee_sees_the_venue_and_a_shift_and_no_one_elses_data(cli
         "driver@example.org",
         "Dantesco",
         "Evangelina",
-        PICKUP["address"],
+        str(PICKUP["address"]),
         CONTACT,
     )
 
@@ -182,7 +182,7 @@ async def test_drivers_and_confirmed_riders_see_the_pickup_and_nobody_elses_data
     assert drive["URL"].endswith(f"/v1/ride-offers/{w['offer']['id']}")
     _not_in(driver, "Evangelina", "Fernanda", "alias-rider-x4", "rider@example.org", CONTACT)
     _not_in(rider, "Dantesco", "Fernanda", "alias-driver-x4", CONTACT, "32.54713")
-    _not_in(requester, PICKUP["address"], "blue gate", "Grey van", "Dantesco", CONTACT)
+    _not_in(requester, str(PICKUP["address"]), "blue gate", "Grey van", "Dantesco", CONTACT)
 
 
 async def test_a_cancelled_ride_stays_cancelled_in_the_riders_feed_without_its_pickup(client):
@@ -199,7 +199,7 @@ async def test_a_cancelled_ride_stays_cancelled_in_the_riders_feed_without_its_p
     assert after["STATUS"] == "CANCELLED" and after["SUMMARY"] == "CANCELLED: Ride to Vigil"
     assert int(after["SEQUENCE"]) > int(before["SEQUENCE"])
     assert after["LOCATION"] == w["offer"]["area"]
-    _not_in(body, PICKUP["address"], "blue gate")
+    _not_in(body, str(PICKUP["address"]), "blue gate")
 
 
 async def test_a_rider_who_cancels_sees_the_seat_cancelled(client):

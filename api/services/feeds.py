@@ -161,6 +161,11 @@ class VeventCache:
                 _, old = self._blocks.popitem(last=False)
                 self._size -= len(old)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+            self._size = 0
+
     def __len__(self) -> int:
         return len(self._blocks)
 
