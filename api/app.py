@@ -29,6 +29,7 @@ from api.deps import (
 from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
 from api.openapi import finalize
 from api.request_log import request_log
+from api.response_cache import ResponseCache
 from api.routes.accounts import AccountController, SessionController
 from api.routes.events import EventController, SeriesController
 from api.routes.feed_imports import FeedImportController
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             "pool": pool,
             "keyring": Keyring(settings.secret_key),
             "passwords": Passwords(settings),
+            "response_cache": ResponseCache(),
         }
     )
     app = Litestar(

@@ -827,6 +827,11 @@ def bounding_box(
     return lat_min, lat_max, lon - dlon, lon + dlon
 
 
+async def events_version(conn: asyncpg.Connection) -> int:
+    """A number that changes whenever any event (or its counts) changes."""
+    return await events.select_events_version(conn)
+
+
 async def list_events(
     conn: asyncpg.Connection,
     account_id: UUID | None,

@@ -223,6 +223,12 @@ async def update_share_token_hash(
     )
 
 
+async def select_events_version(conn: asyncpg.Connection) -> int:
+    """The highest change_seq of any event: one backward step on its index."""
+    version = await conn.fetchval("SELECT coalesce(max(change_seq), 0) FROM events")
+    return int(version)
+
+
 async def touch_event(conn: asyncpg.Connection, event_id: UUID) -> None:
     """A change no calendar shows (e.g. co-hosts): `updated_at` and `change_seq` only."""
     await conn.execute(
