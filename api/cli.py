@@ -1,4 +1,4 @@
-"""The `caravan` command: serve, migrate, demo, worker, openapi."""
+"""The `caravan` command: serve, migrate, demo, worker, purge, rotate-master-key, openapi."""
 
 from __future__ import annotations
 
@@ -157,6 +157,56 @@ def cmd_purge(_: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate(settings: Settings, old_secret: str) -> Any:
+    from api.crypto import Keyring
+    from api.services.key_rotation import rotate_master_key
+    from db.pool import connect
+
+    assert settings.database_url
+    conn = await connect(settings.database_url)
+    try:
+        return await rotate_master_key(conn, Keyring(old_secret), Keyring(settings.secret_key))
+    finally:
+        await conn.close()
+
+
+def cmd_rotate_master_key(args: argparse.Namespace) -> int:
+    """Rewrap every data key from the old secret (read from --old-secret-env) to
+    CARAVAN_SECRET_KEY, and recompute the keyed email lookups, in one transaction."""
+    from api.services.key_rotation import RotationError
+
+    old_secret = os.environ.get(args.old_secret_env, "")
+    if len(old_secret) < 32:
+        print(f"{args.old_secret_env} must hold the old CARAVAN_SECRET_KEY", file=sys.stderr)
+        return 2
+    settings = _settings()
+    if settings.secret_key_generated:
+        print("Set CARAVAN_SECRET_KEY to the new secret first", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(_rotate(settings, old_secret))
+    except RotationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(
+        f"master key {report.old_master_key_id} -> {report.new_master_key_id}: "
+        f"{report.data_keys_rewrapped} data keys rewrapped "
+        f"({report.data_keys_already_new} were already), "
+        f"{report.email_lookups} email lookups recomputed, "
+        f"{report.rate_limit_windows_dropped} rate-limit windows dropped"
+    )
+    if report.emails_unreadable:
+        print(f"{report.emails_unreadable} account email(s) could not be read", file=sys.stderr)
+    if report.recovery_code_accounts:
+        print(
+            f"{report.recovery_code_accounts} account(s) lost their recovery codes "
+            "(stored only as keyed hashes): they must generate new ones",
+            file=sys.stderr,
+        )
+    print(f"now restart the API and the worker with the new secret and unset {args.old_secret_env}")
+    return 0
+
+
 def cmd_retention_table(args: argparse.Namespace) -> int:
     """Print the README's retention table for these settings, or check or rewrite README."""
     from api.services.retention import retention_table, splice_readme
@@ -222,6 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "purge", help="erase what is past its retention now and print the receipts"
     ).set_defaults(func=cmd_purge)
+    rotate = sub.add_parser(
+        "rotate-master-key", help="rewrap every data key from the old secret to the new one"
+    )
+    rotate.add_argument(
+        "--old-secret-env",
+        default="CARAVAN_OLD_SECRET_KEY",
+        help="environment variable holding the old CARAVAN_SECRET_KEY",
+    )
+    rotate.set_defaults(func=cmd_rotate_master_key)
     table = sub.add_parser(
         "retention-table", help="the README's retention table, generated from the settings"
     )

@@ -63,3 +63,60 @@ async def destroy_data_key(
         data_class,
     )
     return status != "UPDATE 0"
+
+
+# ---------------------------------------------------------------- master-key rotation
+# Everything derived from CARAVAN_SECRET_KEY that is stored: wrapped data keys, and the keyed
+# hashes that find rows by a personal value (email lookups, recovery codes, rate-limit buckets).
+
+
+async def lock_for_rotation(conn: asyncpg.Connection) -> None:
+    """Keep writers of keys and accounts out until the rotating transaction ends."""
+    await conn.execute("LOCK TABLE data_keys, accounts IN SHARE ROW EXCLUSIVE MODE")
+
+
+async def select_live_data_keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT id, scope, scope_id, data_class, wrapped_key, master_key_id
+          FROM data_keys
+         WHERE wrapped_key IS NOT NULL
+         ORDER BY id
+        """
+    )
+
+
+async def rewrap_data_key(
+    conn: asyncpg.Connection, key_id: UUID, wrapped_key: bytes, master_key_id: str
+) -> None:
+    await conn.execute(
+        "UPDATE data_keys SET wrapped_key = $2, master_key_id = $3 "
+        "WHERE id = $1 AND wrapped_key IS NOT NULL",
+        key_id,
+        wrapped_key,
+        master_key_id,
+    )
+
+
+async def select_account_emails(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT id, email_ciphertext FROM accounts ORDER BY id")
+
+
+async def update_email_lookup(conn: asyncpg.Connection, account_id: UUID, lookup: bytes) -> None:
+    await conn.execute("UPDATE accounts SET email_lookup = $2 WHERE id = $1", account_id, lookup)
+
+
+async def delete_keyed_rows(conn: asyncpg.Connection) -> dict[str, int]:
+    """Delete the keyed hashes that cannot be recomputed (their inputs are never stored):
+    rate-limit windows and recovery codes. Returns rows deleted, and the accounts whose
+    recovery codes went."""
+    windows = await conn.execute("DELETE FROM rate_limits")
+    accounts = 0
+    if await conn.fetchval("SELECT to_regclass('recovery_codes') IS NOT NULL"):
+        accounts = await conn.fetchval(
+            """
+            WITH gone AS (DELETE FROM recovery_codes RETURNING account_id)
+            SELECT count(DISTINCT account_id)::int FROM gone
+            """
+        )
+    return {"rate_limits": int(windows.split()[-1]), "recovery_code_accounts": accounts}
