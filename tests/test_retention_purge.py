@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
+from api.config import Settings
 from api.crypto import DecryptionError, Keyring
 from api.services import encryption
 from api.services.retention import Retention, describe, run_retention, totals
@@ -215,18 +216,13 @@ async def test_a_longer_default_never_outlives_the_deadline_given_with_the_rsvp(
     assert [(r["row_count"], r["keys_destroyed"]) for r in receipts] == [(0, 1)]
 
 
-@pytest.mark.xfail(
-    reason="api/services/rsvps.py seals the contact before checking that the event is open, "
-    "and a shredded key cannot seal: an RSVP to the ended event, or to the event moved to new "
-    "dates, answers 500 until that service checks first and starts a fresh key",
-    strict=False,
-)
 async def test_an_event_whose_contact_key_was_shredded_still_answers_rsvps_properly(
-    client: httpx.AsyncClient, conn: asyncpg.Connection
+    client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings
 ) -> None:
     organizer, org = await event_world(client)
     event = await published_event(client, org, organizer)
     await rsvp_with_contact(client, event, "Lupe")
+    backup = await conn.fetchval("SELECT contact_ciphertext FROM rsvps WHERE alias = 'Lupe'")
     await end_event(conn, event, hours_ago=30)
     await run_retention(conn)
     late = await client.post(
@@ -247,6 +243,12 @@ async def test_an_event_whose_contact_key_was_shredded_still_answers_rsvps_prope
         f"/v1/events/{event['id']}/rsvps", json={"alias": "New", "contact": "new@example.org"}
     )
     assert again.status_code == 201, again.text
+    # the new contact got a brand-new key: the shredded contact stays unreadable
+    keyring = Keyring(settings.secret_key)
+    with pytest.raises(DecryptionError):
+        await encryption.open_sealed(
+            conn, keyring, "event", UUID(event["id"]), "rsvp_contact", backup
+        )
 
 
 # ---------------------------------------------------------------- rides and trips

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api.crypto import DecryptionError, Keyring
+from api.crypto import Keyring
 from db.queries import data_keys
 
 
@@ -31,6 +31,22 @@ async def data_key(
     return keyring.unwrap(row["wrapped_key"], aad)
 
 
+async def _fresh_key_after_shredding(
+    conn: asyncpg.Connection, keyring: Keyring, scope: str, scope_id: UUID, data_class: str
+) -> bytes:
+    """New data arriving after a purge (an event moved to new dates) gets a brand-new key; the
+    shredded one stays gone, so nothing sealed before the purge becomes readable again."""
+    aad = _aad(scope, scope_id, data_class)
+    row = await data_keys.select_data_key(conn, scope, scope_id, data_class)
+    assert row is not None
+    _, wrapped = keyring.new_wrapped_data_key(aad)
+    revived = await data_keys.revive_data_key(conn, row["id"], wrapped, keyring.master_key_id)
+    if revived is None:  # revived concurrently: use that one
+        revived = await data_keys.select_data_key(conn, scope, scope_id, data_class)
+        assert revived is not None and revived["wrapped_key"] is not None
+    return keyring.unwrap(revived["wrapped_key"], aad)
+
+
 async def seal(
     conn: asyncpg.Connection,
     keyring: Keyring,
@@ -43,7 +59,7 @@ async def seal(
         return None
     key = await data_key(conn, keyring, scope, scope_id, data_class)
     if key is None:
-        raise DecryptionError(f"the {data_class} key of this {scope} was destroyed")
+        key = await _fresh_key_after_shredding(conn, keyring, scope, scope_id, data_class)
     return keyring.encrypt(key, plaintext, _aad(scope, scope_id, data_class))
 
 

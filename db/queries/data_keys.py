@@ -120,3 +120,20 @@ async def delete_keyed_rows(conn: asyncpg.Connection) -> dict[str, int]:
             """
         )
     return {"rate_limits": int(windows.split()[-1]), "recovery_code_accounts": accounts}
+
+
+async def revive_data_key(
+    conn: asyncpg.Connection, key_id: UUID, wrapped_key: bytes, master_key_id: str
+) -> asyncpg.Record | None:
+    """Give a destroyed key slot a fresh key; None when another request revived it first."""
+    return await conn.fetchrow(
+        """
+        UPDATE data_keys
+           SET wrapped_key = $2, master_key_id = $3, destroyed_at = NULL, created_at = now()
+         WHERE id = $1 AND wrapped_key IS NULL
+     RETURNING id, wrapped_key
+        """,
+        key_id,
+        wrapped_key,
+        master_key_id,
+    )
