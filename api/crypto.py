@@ -83,6 +83,10 @@ class Keyring:
         key = AESGCM.generate_key(bit_length=256)
         return key, _seal(self._wrap_key, key, aad)
 
+    def wrap(self, data_key: bytes, aad: bytes) -> bytes:
+        """Wrap an existing data key with this master key (master-key rotation)."""
+        return _seal(self._wrap_key, data_key, aad)
+
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
         return _open(self._wrap_key, wrapped, aad)
 

@@ -74,7 +74,7 @@ async def test_after_rotation_the_new_secret_opens_everything_and_the_old_one_no
     )
     assert {r["master_key_id"] for r in rows} == {new.master_key_id}
     for row in rows:
-        aad = encryption._aad(row["scope"], row["scope_id"], row["data_class"])
+        aad = encryption.key_aad(row["scope"], row["scope_id"], row["data_class"])
         new.unwrap(row["wrapped_key"], aad)
         with pytest.raises(DecryptionError):
             old.unwrap(row["wrapped_key"], aad)

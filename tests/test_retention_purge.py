@@ -148,7 +148,7 @@ async def test_a_copy_of_the_ciphertext_taken_before_the_purge_opens_with_nothin
     )
     backed_up_key = (await contact_key(conn, event))["wrapped_key"]
     scope = ("event", UUID(event["id"]), "rsvp_contact")
-    aad = encryption._aad(*scope)
+    aad = encryption.key_aad(*scope)
     ring = keyring()
     assert Keyring.decrypt(ring.unwrap(backed_up_key, aad), ciphertext, aad).endswith(
         "@example.org"
@@ -167,7 +167,7 @@ async def test_a_copy_of_the_ciphertext_taken_before_the_purge_opens_with_nothin
     )
     assert live  # the other event's key, at least
     for row in live:
-        data_key = ring.unwrap(row["wrapped_key"], encryption._aad(*row[:3]))
+        data_key = ring.unwrap(row["wrapped_key"], encryption.key_aad(*row[:3]))
         with pytest.raises(DecryptionError):
             Keyring.decrypt(data_key, ciphertext, aad)
     # nor does the row itself hold anything any more

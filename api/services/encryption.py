@@ -10,7 +10,7 @@ from api.crypto import Keyring
 from db.queries import data_keys
 
 
-def _aad(scope: str, scope_id: UUID, data_class: str) -> bytes:
+def key_aad(scope: str, scope_id: UUID, data_class: str) -> bytes:
     # Binding the wrapped key to its row stops a key being swapped onto another scope.
     return f"{scope}:{scope_id}:{data_class}".encode()
 
@@ -19,7 +19,7 @@ async def data_key(
     conn: asyncpg.Connection, keyring: Keyring, scope: str, scope_id: UUID, data_class: str
 ) -> bytes | None:
     """The live data key, created on first use; None once it has been destroyed (shredded)."""
-    aad = _aad(scope, scope_id, data_class)
+    aad = key_aad(scope, scope_id, data_class)
     row = await data_keys.select_data_key(conn, scope, scope_id, data_class)
     if row is None:
         _, wrapped = keyring.new_wrapped_data_key(aad)
@@ -36,7 +36,7 @@ async def _fresh_key_after_shredding(
 ) -> bytes:
     """New data arriving after a purge (an event moved to new dates) gets a brand-new key; the
     shredded one stays gone, so nothing sealed before the purge becomes readable again."""
-    aad = _aad(scope, scope_id, data_class)
+    aad = key_aad(scope, scope_id, data_class)
     row = await data_keys.select_data_key(conn, scope, scope_id, data_class)
     assert row is not None
     _, wrapped = keyring.new_wrapped_data_key(aad)
@@ -60,7 +60,7 @@ async def seal(
     key = await data_key(conn, keyring, scope, scope_id, data_class)
     if key is None:
         key = await _fresh_key_after_shredding(conn, keyring, scope, scope_id, data_class)
-    return keyring.encrypt(key, plaintext, _aad(scope, scope_id, data_class))
+    return keyring.encrypt(key, plaintext, key_aad(scope, scope_id, data_class))
 
 
 async def open_sealed(
@@ -77,5 +77,5 @@ async def open_sealed(
     row = await data_keys.select_data_key(conn, scope, scope_id, data_class)
     if row is None or row["wrapped_key"] is None:
         return None
-    aad = _aad(scope, scope_id, data_class)
+    aad = key_aad(scope, scope_id, data_class)
     return keyring.decrypt(keyring.unwrap(row["wrapped_key"], aad), blob, aad)

@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from api.crypto import DecryptionError, Keyring, _seal
+from api.crypto import DecryptionError, Keyring
 from api.services.accounts import EMAIL_CLASS
-from api.services.encryption import _aad
+from api.services.encryption import key_aad
 from db.queries import data_keys
 
 
@@ -32,9 +32,8 @@ class RotationReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _rewrap(new: Keyring, key: bytes, aad: bytes) -> bytes:
-    # Keyring only wraps fresh keys (services never need more); rotation is the one place
-    # that wraps an existing key, with the same layout and AAD as Keyring.new_wrapped_data_key.
-    return _seal(new._wrap_key, key, aad)
+    # rotation is the one place that wraps an existing key rather than a fresh one
+    return new.wrap(key, aad)
 
 
 async def rotate_master_key(conn: asyncpg.Connection, old: Keyring, new: Keyring) -> RotationReport:
@@ -68,7 +67,7 @@ async def rotate_master_key(conn: asyncpg.Connection, old: Keyring, new: Keyring
             )
         email_keys: dict[Any, bytes] = {}
         for row in rows:
-            aad = _aad(row["scope"], row["scope_id"], row["data_class"])
+            aad = key_aad(row["scope"], row["scope_id"], row["data_class"])
             if row["master_key_id"] == new.master_key_id:
                 key = new.unwrap(row["wrapped_key"], aad)
                 report["data_keys_already_new"] += 1
@@ -91,7 +90,7 @@ async def rotate_master_key(conn: asyncpg.Connection, old: Keyring, new: Keyring
             if email_key is None:
                 report["emails_unreadable"] += 1
                 continue
-            aad = _aad("account", account["id"], EMAIL_CLASS)
+            aad = key_aad("account", account["id"], EMAIL_CLASS)
             email = Keyring.decrypt(email_key, account["email_ciphertext"], aad)
             # the stored email is already normalized (lower-cased, trimmed) when sealed
             await data_keys.update_email_lookup(conn, account["id"], new.lookup_hash(email))

@@ -570,7 +570,7 @@ async def _contact_opener(conn: asyncpg.Connection, keyring: Keyring, event_id: 
             return None
         # the same associated data encryption.seal bound the ciphertext to
         return keyring.decrypt(
-            cache["key"], blob, encryption._aad("event", event_id, CONTACT_CLASS)
+            cache["key"], blob, encryption.key_aad("event", event_id, CONTACT_CLASS)
         )
 
     return open_contact
