@@ -5,18 +5,17 @@ Feeds show a window of time: what ends after `since` (30 days ago) and starts be
 queries return the latest moment anything that could change a feed's contents changed —
 rows leaving it included (a change of visibility, a cancelled RSVP, the window moving past an
 event) — which is what a feed's Last-Modified must be for If-Modified-Since to be exact.
+One change it cannot see: an org dropped as co-host of an event (the link row is deleted);
+the ETag, a hash of the bytes, still changes then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-
-#: how long a cancelled event stays in feeds after its cancellation at least
-CANCELLED_KEPT = timedelta(days=14)
 
 # ---------------------------------------------------------------- feed tokens
 
