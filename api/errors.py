@@ -194,7 +194,28 @@ def _clean_detail(detail: str) -> str:
     return detail
 
 
-def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+def _misfiled_body_error(exc: HTTPException) -> ValidationException | None:
+    """A body error Litestar reported as a server error, or None.
+
+    Litestar blames a dependency (500) when a body field that fails validation shares its
+    name with one (`languages` in an event or trip body is also the caller's languages); the
+    cause names the body (`$.data.…`), so it is the client's error: 400.
+    """
+    cause = exc.__cause__
+    if exc.status_code != 500 or not isinstance(cause, msgspec.ValidationError):
+        return None
+    message = str(cause)
+    if "`$.data" not in message:
+        return None
+    message = message.replace("`$.data.", "`$.").replace("`$.data`", "`$`")
+    return ValidationException(
+        detail="Validation failed", extra=[{"message": message, "source": "body"}]
+    )
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    if (body_error := _misfiled_body_error(exc)) is not None:
+        return handle_validation(request, body_error)
     status = exc.status_code
     slug, title = _HTTP_TITLES.get(status, ("http-error", "HTTP error"))
     detail = exc.detail

@@ -94,6 +94,14 @@ def _encode(document: Any, marker_text: str | None = None) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def _swapped(value: Any) -> Any:
+    if isinstance(value, list):
+        return {"0": value[0] if value else None}
+    if isinstance(value, dict):
+        return list(value.values())
+    return value
+
+
 def hostile_bodies(base: Any) -> list[tuple[str, bytes, set[int] | None]]:
     """(name, raw body, statuses allowed or None for "anything but a 5xx")."""
     keep: Callable[[Any], Any] = lambda v: v  # noqa: E731
@@ -109,6 +117,9 @@ def hostile_bodies(base: Any) -> list[tuple[str, bytes, set[int] | None]]:
     ]
     if isinstance(base, dict):
         bodies.append(("an unknown field", _encode({**base, "is_admin": True}), REFUSED))
+        swapped = {k: _swapped(v) for k, v in base.items()}
+        if swapped != base:
+            bodies.append(("objects for arrays and arrays for objects", _encode(swapped), REFUSED))
     if has_strings:
         bodies += [
             ("NUL bytes", _encode(map_leaves(base, lambda s: f"a\x00{s}", keep)), REFUSED),
@@ -202,3 +213,13 @@ async def test_hostile_path_segments_are_refused_with_a_problem_never_a_500(host
                 headers={**s.owner.headers, "content-type": "application/json"},
             )
             check_answer(response, f"{op.id} with {parameter['name']}={name}")
+
+
+async def test_a_body_field_named_like_a_dependency_is_a_400_not_a_500(hostile):
+    # `languages` is both an event field and the caller's languages (a dependency): Litestar
+    # blamed the dependency and answered 500
+    http, s = hostile
+    for path in (f"/v1/events/{s.ids['event_id']}", f"/v1/trips/{s.ids['trip_id']}"):
+        response = await http.patch(path, json={"languages": {}}, headers=s.owner.headers)
+        check_answer(response, f"PATCH {path}", {400})
+        assert response.json()["errors"][0]["pointer"] == "#/languages"
