@@ -45,6 +45,7 @@ from api.routes.shifts import ShiftController
 from api.routes.trips import TripApplicationController, TripController
 from api.routes.webhooks import WebhookController
 from api.services.accounts import Passwords
+from api.services.rate_limits import add_rate_limit_headers, rate_limit_guard
 from db.pool import create_pool
 
 log = logging.getLogger("caravan")
@@ -172,6 +173,9 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_request_shape,
+        # abuse limits per route (api/services/rate_limits.py): counted before any transaction
+        guards=[rate_limit_guard],
+        before_send=[add_rate_limit_headers],
         after_request=_header_adder(security_headers(settings)),
         # absolute subscribe links in JSON views (schemas.feeds.request_public_url)
         middleware=[public_url_middleware(settings.public_url)],

@@ -48,6 +48,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     partner_rate_limit: int = 120
     #: tests only: let webhooks and feed imports use http:// to loopback addresses
     outbound_allow_loopback: bool = False
+    #: abuse limits as (requests, window in seconds), counted per client (a keyed hash of its
+    #: address, never the address) or per account; see api/services/rate_limits.py
+    rate_signup_per_client: tuple[int, int] = (20, 3600)
+    rate_login_per_client: tuple[int, int] = (20, 60)
+    rate_rsvp_per_client: tuple[int, int] = (60, 3600)
+    rate_rsvp_per_account: tuple[int, int] = (30, 3600)
+    rate_booking_per_client: tuple[int, int] = (60, 3600)
+    rate_booking_per_account: tuple[int, int] = (30, 3600)
+    rate_listing_per_client: tuple[int, int] = (300, 60)
     #: retention defaults, and the most any org may set (orgs can only shorten them); see
     #: api/services/retention.py
     retain_rsvp_contact_hours: int = 24
@@ -68,6 +77,43 @@ def _int(env: Mapping[str, str], name: str, default: int, errors: list[str], low
     if value < low:
         errors.append(f"{name} must be at least {low}, got {value}")
     return value
+
+
+#: setting name, environment variable; the value is "REQUESTS/SECONDS", e.g. "20/3600"
+RATE_LIMIT_ENV = (
+    ("rate_signup_per_client", "CARAVAN_RATE_SIGNUP"),
+    ("rate_login_per_client", "CARAVAN_RATE_LOGIN_CLIENT"),
+    ("rate_rsvp_per_client", "CARAVAN_RATE_RSVP_CLIENT"),
+    ("rate_rsvp_per_account", "CARAVAN_RATE_RSVP_ACCOUNT"),
+    ("rate_booking_per_client", "CARAVAN_RATE_BOOKING_CLIENT"),
+    ("rate_booking_per_account", "CARAVAN_RATE_BOOKING_ACCOUNT"),
+    ("rate_listing_per_client", "CARAVAN_RATE_LISTING"),
+)
+#: test mode lifts the abuse limits unless set, so suites that sign up and book hundreds of
+#: people from one address run; tests of the limits set them explicitly
+_TEST_MODE_RATE = 1_000_000
+
+
+def _rates(env: Mapping[str, str], mode: str, errors: list[str]) -> dict[str, tuple[int, int]]:
+    defaults = {f.name: f.default for f in msgspec.structs.fields(Settings)}
+    rates: dict[str, tuple[int, int]] = {}
+    for field, name in RATE_LIMIT_ENV:
+        default: tuple[int, int] = defaults[field]
+        raw = env.get(name, "")
+        if not raw:
+            rates[field] = (_TEST_MODE_RATE, default[1]) if mode == "test" else default
+            continue
+        count, _, window = raw.partition("/")
+        try:
+            value = (int(count), int(window))
+        except ValueError:
+            errors.append(f"{name} must look like REQUESTS/SECONDS (e.g. 20/3600), got {raw!r}")
+            continue
+        if value[0] < 1 or value[1] < 1:
+            errors.append(f"{name} needs at least 1 request per at least 1 second, got {raw!r}")
+            continue
+        rates[field] = value
+    return rates
 
 
 #: setting, environment variable, least and most allowed: a deployment may keep personal data
@@ -169,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "hsts_seconds": _int(env, "CARAVAN_HSTS_SECONDS", 0, errors, low=0),
         "partner_rate_limit": _int(env, "CARAVAN_PARTNER_RATE_LIMIT", 120, errors, low=1),
     }
+    rates = _rates(env, mode, errors)
     retention = _retention(env, errors)
     allow_loopback = env.get("CARAVAN_OUTBOUND_ALLOW_LOOPBACK", "") in ("1", "true", "yes")
     if allow_loopback and mode == "production":
@@ -186,5 +233,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key_generated=generated,
         outbound_allow_loopback=allow_loopback,
         **settings_kwargs,  # type: ignore[arg-type]
+        **rates,  # type: ignore[arg-type]
         **retention,  # type: ignore[arg-type]
     )

@@ -114,6 +114,10 @@ def _page_headers(path: str, params: dict[str, Any], next_cursor: str | None) ->
     return {**_NO_STORE, **link_header(path, query, next_cursor)}
 
 
+#: a booking is a seat count and a leg: a larger body is refused (413)
+BOOKING_BODY_MAX = 1024
+
+
 class RideController(Controller):
     tags = ["rides"]
 
@@ -293,6 +297,7 @@ class RideController(Controller):
         "/v1/ride-offers/{offer_id:uuid}/bookings",
         status_code=201,
         opt={"problems": (401, 403, 404, 409)},
+        request_max_body_size=BOOKING_BODY_MAX,
     )
     async def create_booking(
         self,

@@ -58,6 +58,10 @@ def _account_id(caller: Caller | None) -> UUID | None:
     return caller.account_id if caller else None
 
 
+#: an RSVP is an alias, a contact, a few numbers and tags: a larger body is refused (413)
+RSVP_BODY_MAX = 8192
+
+
 class RsvpController(Controller):
     tags = ["rsvps"]
 
@@ -65,6 +69,7 @@ class RsvpController(Controller):
         "/v1/events/{event_id:uuid}/rsvps",
         status_code=201,
         opt={"problems": (401, 404, 409, 422)},
+        request_max_body_size=RSVP_BODY_MAX,
     )
     async def create_rsvp(
         self,
@@ -97,7 +102,11 @@ class RsvpController(Controller):
         view = await rsvps.manage_view(conn, token, languages)
         return Response(view, headers=_NO_STORE)
 
-    @patch("/v1/rsvps/manage/{token:str}", opt={"problems": (404, 409, 422)})
+    @patch(
+        "/v1/rsvps/manage/{token:str}",
+        opt={"problems": (404, 409, 422)},
+        request_max_body_size=RSVP_BODY_MAX,
+    )
     async def update_by_token(
         self,
         conn: NamedDependency[asyncpg.Connection],
