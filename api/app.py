@@ -30,7 +30,7 @@ from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
 from api.openapi import finalize
 from api.request_log import request_log
 from api.response_cache import ResponseCache
-from api.routes.accounts import AccountController, SessionController
+from api.routes.accounts import AccountController, SessionController, TwoFactorController
 from api.routes.events import EventController, SeriesController
 from api.routes.feed_imports import FeedImportController
 from api.routes.feeds import FeedController, FeedTokenController, public_url_middleware
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             HealthController,
             AccountController,
             SessionController,
+            TwoFactorController,
             OrgController,
             EventController,
             SeriesController,

@@ -12,6 +12,13 @@ from db.queries import orgs
 ROLE_RANK = {"member": 1, "organizer": 2, "owner": 3}
 
 
+class TwoFactorRequired(Forbidden):
+    """Raised when an org requires two-factor authentication of its organizers and owners and
+    the caller, acting as one, has not turned it on."""
+
+    slug, title = "two-factor-required-by-org", "This organization requires two-factor"
+
+
 def require_caller(account_id: UUID | None) -> UUID:
     if account_id is None:
         raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
@@ -23,7 +30,8 @@ async def require_org_role(
 ) -> asyncpg.Record:
     """The org row (with the caller's `role`) if the caller holds at least `min_role` in it.
 
-    Orgs are public, so a non-member learns nothing new from a 403.
+    Orgs are public, so a non-member learns nothing new from a 403. When the org requires
+    two-factor authentication, organizer and owner actions need it on (403 otherwise).
     """
     caller = require_caller(account_id)
     org = await orgs.select_org_with_role(conn, slug, caller)
@@ -31,4 +39,16 @@ async def require_org_role(
         raise NotFound(f"No organization has the slug {slug!r}.")
     if org["role"] is None or ROLE_RANK[org["role"]] < ROLE_RANK[min_role]:
         raise Forbidden(f"This needs the {min_role} role (or higher) in {slug}.")
+    if ROLE_RANK[min_role] >= ROLE_RANK["organizer"]:
+        require_two_factor(org)
     return org
+
+
+def require_two_factor(org: asyncpg.Record) -> None:
+    """403 unless the org leaves two-factor optional or the caller (as read by
+    select_org_with_role) has it on."""
+    if org["require_two_factor"] and not org["caller_two_factor"]:
+        raise TwoFactorRequired(
+            f"{org['slug']} requires two-factor authentication of its organizers and owners: "
+            "turn it on first (POST /v1/me/two-factor, then confirm it with a code)."
+        )

@@ -43,12 +43,36 @@ class PasswordChange(Struct, forbid_unknown_fields=True):
     new_password: Password
 
 
+TotpCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^[0-9]{6}$",
+        description="The 6-digit code your authenticator app shows now",
+        examples=["492039"],
+    ),
+]
+RecoveryCode = Annotated[
+    str,
+    Meta(
+        min_length=10,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9 -]+$",
+        description="One of your one-time recovery codes (each works once)",
+        examples=["k7m2p-x9qrt"],
+    ),
+]
+CurrentPassword = Annotated[str, Meta(max_length=200, examples=["correct horse battery"])]
+
+
 class SessionCreate(Struct, forbid_unknown_fields=True):
-    """Log in with email and password; `label` names the device for your session list."""
+    """Log in with email and password; `label` names the device for your session list. With
+    two-factor authentication on, also send `totp_code` (or a `recovery_code`)."""
 
     email: Annotated[str, Meta(max_length=254, examples=["ana@example.org"])]
-    password: Annotated[str, Meta(max_length=200, examples=["correct horse battery"])]
+    password: CurrentPassword
     label: ShortText | None = None
+    totp_code: TotpCode | None = None
+    recovery_code: RecoveryCode | None = None
 
 
 class Session(Struct):
@@ -77,3 +101,59 @@ class SessionPage(Struct):
 
     items: list[Session]
     next_cursor: NextCursor = None
+
+
+class TwoFactorStatus(Struct):
+    """Whether two-factor authentication is on, and how many recovery codes are unused."""
+
+    enabled: Annotated[bool, Meta(examples=[True])]
+    recovery_codes_left: Annotated[int, Meta(examples=[10])]
+
+
+class TwoFactorEnrolment(Struct):
+    """A new TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s) to add to an authenticator app.
+
+    Two-factor authentication is on only once a first code confirms it."""
+
+    secret: Annotated[
+        str, Meta(description="Base32, for typing in by hand", examples=["JBSWY3DPEHPK3PXP..."])
+    ]
+    otpauth_uri: Annotated[
+        str,
+        Meta(
+            description="For a QR code",
+            examples=["otpauth://totp/Caravan:Ana?secret=JBSWY3DPEHPK3PXP&issuer=Caravan"],
+        ),
+    ]
+    algorithm: Annotated[str, Meta(examples=["SHA1"])] = "SHA1"
+    digits: Annotated[int, Meta(examples=[6])] = 6
+    period: Annotated[int, Meta(examples=[30])] = 30
+
+
+class TwoFactorCode(Struct, forbid_unknown_fields=True):
+    """A current code from the authenticator app."""
+
+    code: TotpCode
+
+
+class TwoFactorDisable(Struct, forbid_unknown_fields=True):
+    """Turn two-factor authentication off: your password and a code (or a recovery code)."""
+
+    password: CurrentPassword
+    totp_code: TotpCode | None = None
+    recovery_code: RecoveryCode | None = None
+
+
+class RecoveryCodes(Struct):
+    """One-time recovery codes, shown this once: only their hashes are kept. Each logs you in
+    once without the authenticator app; a new set replaces the old one."""
+
+    codes: Annotated[list[str], Meta(examples=[["k7m2p-x9qrt", "4hw8c-nz3ae"]])]
+
+
+class AccountDelete(Struct, forbid_unknown_fields=True):
+    """Delete your account for good: your password (and a code when two-factor is on)."""
+
+    password: CurrentPassword
+    totp_code: TotpCode | None = None
+    recovery_code: RecoveryCode | None = None

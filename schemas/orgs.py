@@ -41,6 +41,13 @@ class Org(Struct):
     website: Url | None
     created_at: When
     updated_at: When
+    require_two_factor: Annotated[
+        bool,
+        Meta(
+            description="Organizers and owners must use two-factor authentication",
+            examples=[False],
+        ),
+    ] = False
     feeds: Annotated[
         FeedLinks | None,
         Meta(description="Subscribe links to the org's public calendar feed"),
@@ -54,6 +61,10 @@ class OrgPatch(Struct, forbid_unknown_fields=True):
     description: LongText | UnsetType = UNSET
     timezone: Timezone | UnsetType = UNSET
     website: Url | UnsetType | None = UNSET
+    require_two_factor: Annotated[
+        bool | UnsetType,
+        Meta(description="Owners only; turning it on needs two-factor on your own account"),
+    ] = UNSET
 
 
 class OrgPage(Struct):

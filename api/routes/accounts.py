@@ -5,30 +5,40 @@ from __future__ import annotations
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.config import Settings
 from api.crypto import Keyring
 from api.pagination import Cursor, Limit
-from api.services import accounts
+from api.services import accounts, two_factor
 from api.services.accounts import Caller, Passwords
 from schemas.accounts import (
     Account,
     AccountCreate,
     AccountPatch,
     PasswordChange,
+    RecoveryCodes,
     SessionCreate,
     SessionCreated,
     SessionPage,
+    TwoFactorCode,
+    TwoFactorDisable,
+    TwoFactorEnrolment,
+    TwoFactorStatus,
 )
+
+#: request bodies here are a few short fields (16 KiB leaves room for a 400 that names the
+#: field at fault); a larger body is refused (413) before it is parsed
+SMALL_BODY = 16_384
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 class AccountController(Controller):
     tags = ["accounts"]
 
-    @post("/v1/accounts", opt={"problems": (409,)})
+    @post("/v1/accounts", opt={"problems": (409,)}, request_max_body_size=SMALL_BODY)
     async def create_account(
         self,
         conn: NamedDependency[asyncpg.Connection],
@@ -49,7 +59,7 @@ class AccountController(Controller):
         """Your own account."""
         return await accounts.get_account(conn, keyring, account.account_id)
 
-    @patch("/v1/me", opt={"problems": (401, 409)})
+    @patch("/v1/me", opt={"problems": (401, 409)}, request_max_body_size=SMALL_BODY)
     async def update_me(
         self,
         conn: NamedDependency[asyncpg.Connection],
@@ -60,7 +70,12 @@ class AccountController(Controller):
         """Change your display name or email."""
         return await accounts.update_me(conn, keyring, account, data)
 
-    @post("/v1/me/password", status_code=204, opt={"problems": (401,)})
+    @post(
+        "/v1/me/password",
+        status_code=204,
+        opt={"problems": (401,)},
+        request_max_body_size=SMALL_BODY,
+    )
     async def change_password(
         self,
         conn: NamedDependency[asyncpg.Connection],
@@ -72,10 +87,91 @@ class AccountController(Controller):
         await accounts.change_password(conn, passwords, account, data)
 
 
+class TwoFactorController(Controller):
+    tags = ["two-factor"]
+
+    @get("/v1/me/two-factor", opt={"problems": (401,)})
+    async def get_two_factor(
+        self, conn: NamedDependency[asyncpg.Connection], account: NamedDependency[Caller]
+    ) -> TwoFactorStatus:
+        """Whether two-factor authentication is on, and how many recovery codes are left."""
+        return await two_factor.get_status(conn, account.account_id)
+
+    @post("/v1/me/two-factor", opt={"problems": (401, 409)})
+    async def begin_two_factor(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        account: NamedDependency[Caller],
+    ) -> Response[TwoFactorEnrolment]:
+        """Start two-factor enrolment: a new TOTP secret for your authenticator app."""
+        enrolment = await two_factor.begin_enrolment(
+            conn, keyring, account.account_id, account.display_name
+        )
+        return Response(enrolment, status_code=201, headers=_NO_STORE)
+
+    @post(
+        "/v1/me/two-factor/confirm",
+        status_code=200,
+        opt={"problems": (401, 409, 422)},
+        request_max_body_size=SMALL_BODY,
+    )
+    async def confirm_two_factor(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        account: NamedDependency[Caller],
+        data: JSONBody[TwoFactorCode],
+    ) -> Response[RecoveryCodes]:
+        """Turn two-factor on with a first code: returns 10 recovery codes, shown this once;
+        your other sessions are signed out."""
+        codes = await two_factor.confirm_enrolment(
+            conn, keyring, account.account_id, account.session_id, data.code
+        )
+        return Response(codes, headers=_NO_STORE)
+
+    @post(
+        "/v1/me/two-factor/recovery-codes",
+        status_code=200,
+        opt={"problems": (401, 409, 422)},
+        request_max_body_size=SMALL_BODY,
+    )
+    async def regenerate_recovery_codes(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        account: NamedDependency[Caller],
+        data: JSONBody[TwoFactorCode],
+    ) -> Response[RecoveryCodes]:
+        """A new set of 10 recovery codes for a current code; the old ones stop working."""
+        codes = await two_factor.regenerate_recovery_codes(
+            conn, keyring, account.account_id, data.code
+        )
+        return Response(codes, headers=_NO_STORE)
+
+    @post(
+        "/v1/me/two-factor/disable",
+        status_code=204,
+        opt={"problems": (401, 409, 429)},
+        request_max_body_size=SMALL_BODY,
+    )
+    async def disable_two_factor(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        passwords: NamedDependency[Passwords],
+        settings: NamedDependency[Settings],
+        account: NamedDependency[Caller],
+        data: JSONBody[TwoFactorDisable],
+    ) -> None:
+        """Turn two-factor off with your password and a code (or a recovery code)."""
+        await accounts.disable_two_factor(conn, keyring, passwords, settings, account, data)
+
+
 class SessionController(Controller):
     tags = ["sessions"]
 
-    @post("/v1/sessions", opt={"problems": (401, 429)})
+    @post("/v1/sessions", opt={"problems": (401, 429)}, request_max_body_size=SMALL_BODY)
     async def create_session(
         self,
         conn: NamedDependency[asyncpg.Connection],

@@ -80,7 +80,7 @@ class OrgController(Controller):
         """An organization's public profile."""
         return await orgs.get_org(conn, slug)
 
-    @patch("/v1/orgs/{slug:str}", opt={"problems": (401, 403, 404, 422)})
+    @patch("/v1/orgs/{slug:str}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_org(
         self,
         conn: NamedDependency[asyncpg.Connection],
@@ -88,7 +88,7 @@ class OrgController(Controller):
         slug: FromPath[str],
         data: JSONBody[OrgPatch],
     ) -> Org:
-        """Change the profile (organizers and owners)."""
+        """Change the profile (organizers and owners) or, for owners, `require_two_factor`."""
         return await orgs.update_org(conn, slug, caller.account_id if caller else None, data)
 
     @get("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404)})

@@ -16,7 +16,9 @@ from api.config import Settings
 from api.crypto import Keyring, new_token, token_hash
 from api.errors import Conflict, LoginFailed, NotFound, RateLimited, Unauthorized
 from api.pagination import decode_cursor, split_page
-from api.services import encryption
+from api.services import encryption, two_factor
+from api.services.rate_limits import rate_headers
+from api.services.two_factor import SecondFactorFailed, SecondFactorRequired
 from db.queries import accounts as q
 from db.queries import rate_limits, sessions
 from schemas.accounts import (
@@ -28,10 +30,19 @@ from schemas.accounts import (
     SessionCreate,
     SessionCreated,
     SessionPage,
+    TwoFactorDisable,
 )
 
 SESSION_TOKEN_PREFIX = "cvn_sess"
 EMAIL_CLASS = "account_email"
+
+
+class PasswordWrong(Unauthorized):
+    """Raised when a signed-in caller confirms an irreversible step with a wrong password; the
+    failure counter written before it must persist."""
+
+    slug, title = "password-wrong", "The password is wrong"
+    keep_writes = True
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,8 @@ async def login(
     settings: Settings,
     data: SessionCreate,
 ) -> SessionCreated:
-    """Open a session. Failures look and take the same whether or not the email exists."""
+    """Open a session. Failures look and take the same whether or not the email exists: one
+    bucket read, one account read, one argon2 verification, one counter write."""
     email = normalize_email(data.email)
     bucket = keyring.limiter_bucket("login", email)
     window = await rate_limits.select_bucket(conn, bucket, settings.login_window_s)
@@ -132,13 +144,32 @@ async def login(
         wait = max(int(window["seconds_left"]), 1)
         raise RateLimited(
             f"Too many failed logins for this email; try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
+            headers={
+                "Retry-After": str(wait),
+                **rate_headers(settings.login_attempts_per_window, 0, wait),
+            },
         )
     record = await q.select_account_by_email(conn, keyring.lookup_hash(email))
     ok = await passwords.verify(record["password_hash"] if record else None, data.password)
     if record is None or not ok:
         await rate_limits.hit_bucket(conn, bucket, settings.login_window_s)
         raise LoginFailed("Email or password is wrong.")
+    if data.totp_code is None and data.recovery_code is None:
+        if await two_factor.is_enabled(conn, record["id"]):
+            raise SecondFactorRequired(
+                "This account has two-factor authentication on: send `totp_code` from the "
+                "authenticator app (or a `recovery_code`) with the email and password."
+            )
+    elif (
+        await two_factor.check_second_factor(
+            conn, keyring, record["id"], data.totp_code, data.recovery_code
+        )
+        is False
+    ):
+        await rate_limits.hit_bucket(conn, bucket, settings.login_window_s)
+        raise SecondFactorFailed(
+            "The two-factor code is wrong or was already used; wait for the next code."
+        )
     await rate_limits.delete_bucket(conn, bucket)
     await sessions.delete_expired_sessions_of(conn, record["id"])
     token = new_token(SESSION_TOKEN_PREFIX)
@@ -151,6 +182,69 @@ async def login(
             id=row["id"], label=row["label"], expires_at=row["expires_at"], current=True
         ),
     )
+
+
+async def reauthenticate(
+    conn: asyncpg.Connection,
+    keyring: Keyring,
+    passwords: Passwords,
+    settings: Settings,
+    caller: Caller,
+    password: str,
+    totp_code: str | None,
+    recovery_code: str | None,
+) -> None:
+    """Ask a signed-in caller again for the password (and a code when two-factor is on) before
+    an irreversible step; failures count against a per-account limit."""
+    bucket = keyring.limiter_bucket("reauth", str(caller.account_id))
+    window = await rate_limits.select_bucket(conn, bucket, settings.login_window_s)
+    if window is not None and window["hits"] >= settings.login_attempts_per_window:
+        wait = max(int(window["seconds_left"]), 1)
+        raise RateLimited(
+            f"Too many wrong passwords or codes; try again in {wait} seconds.",
+            headers={
+                "Retry-After": str(wait),
+                **rate_headers(settings.login_attempts_per_window, 0, wait),
+            },
+        )
+    record = await q.select_account(conn, caller.account_id)
+    if record is None or not await passwords.verify(record["password_hash"], password):
+        await rate_limits.hit_bucket(conn, bucket, settings.login_window_s)
+        raise PasswordWrong("The password is wrong.")
+    second = await two_factor.check_second_factor(
+        conn, keyring, caller.account_id, totp_code, recovery_code
+    )
+    if second is False:
+        await rate_limits.hit_bucket(conn, bucket, settings.login_window_s)
+        raise SecondFactorFailed(
+            "Two-factor authentication is on: send a current `totp_code` (or a "
+            "`recovery_code`); the one sent is wrong, missing or already used."
+        )
+    await rate_limits.delete_bucket(conn, bucket)
+
+
+async def disable_two_factor(
+    conn: asyncpg.Connection,
+    keyring: Keyring,
+    passwords: Passwords,
+    settings: Settings,
+    caller: Caller,
+    data: TwoFactorDisable,
+) -> None:
+    """Turn two-factor off after the password and a current (or recovery) code."""
+    if not await two_factor.is_enabled(conn, caller.account_id):
+        raise Conflict("Two-factor authentication is already off.")
+    await reauthenticate(
+        conn,
+        keyring,
+        passwords,
+        settings,
+        caller,
+        data.password,
+        data.totp_code,
+        data.recovery_code,
+    )
+    await two_factor.disable(conn, caller.account_id)
 
 
 async def authenticate(conn: asyncpg.Connection, token: str) -> Caller | None:

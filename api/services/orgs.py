@@ -53,6 +53,7 @@ def _org(record: asyncpg.Record) -> Org:
                 "website",
                 "created_at",
                 "updated_at",
+                "require_two_factor",
             )
         },
         Org,
@@ -118,6 +119,9 @@ async def update_org(
     org = await require_org_role(conn, slug, account_id, "organizer")
     if isinstance(data.timezone, str):
         check_timezone(data.timezone)
+    require_two_factor = None
+    if isinstance(data.require_two_factor, bool):
+        require_two_factor = _check_two_factor_change(org, data.require_two_factor)
     record = await orgs.update_org(
         conn,
         org["id"],
@@ -126,8 +130,32 @@ async def update_org(
         data.timezone if isinstance(data.timezone, str) else None,
         data.website is not msgspec.UNSET,
         data.website if isinstance(data.website, str) else None,
+        require_two_factor,
     )
+    if require_two_factor is not None and require_two_factor != org["require_two_factor"]:
+        await audit.insert_audit_entry(
+            conn,
+            org["id"],
+            account_id,
+            "org.two_factor_requirement_changed",
+            "org",
+            org["id"],
+            {"from": org["require_two_factor"], "to": require_two_factor},
+        )
     return _org(record)
+
+
+def _check_two_factor_change(org: asyncpg.Record, wanted: bool) -> bool:
+    """Only owners set the requirement, and only with two-factor on themselves (so the
+    requirement never locks out the owner who sets it)."""
+    if org["role"] != "owner":
+        raise Forbidden("Only an owner can change whether two-factor authentication is required.")
+    if wanted and not org["caller_two_factor"]:
+        raise Conflict(
+            "Turn on two-factor authentication for your own account first; then require it "
+            "of the organization's organizers and owners."
+        )
+    return wanted
 
 
 async def list_members(
@@ -137,6 +165,9 @@ async def list_members(
     after = decode_cursor(cursor, tuple[str, UUID])
     rows = await orgs.select_members(conn, org["id"], after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["sort_name"], r["account_id"]))
+    await audit.insert_audit_entry(
+        conn, org["id"], account_id, "members.listed", "org", org["id"], {"rows": len(page)}
+    )
     return MemberPage(items=[_member(r) for r in page], next_cursor=next_cursor)
 
 

@@ -88,3 +88,95 @@ async def update_password_hash(
         account_id,
         password_hash,
     )
+
+
+async def delete_account(conn: asyncpg.Connection, account_id: UUID) -> bool:
+    """Delete the account row; sessions, memberships, inbox, TOTP and recovery codes cascade."""
+    status = await conn.execute("DELETE FROM accounts WHERE id = $1", account_id)
+    return status != "DELETE 0"
+
+
+async def delete_account_data_keys(
+    conn: asyncpg.Connection, account_id: UUID, data_class: str | None = None
+) -> int:
+    """Delete the account's data keys (one class, or all): what they sealed can never be read."""
+    status = await conn.execute(
+        """
+        DELETE FROM data_keys
+         WHERE scope = 'account' AND scope_id = $1
+           AND ($2::text IS NULL OR data_class = $2)
+        """,
+        account_id,
+        data_class,
+    )
+    return int(status.split()[-1])
+
+
+# ---------------------------------------------------------------- two-factor authentication
+
+
+async def select_totp(conn: asyncpg.Connection, account_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT secret_ciphertext, is_enabled FROM account_totp WHERE account_id = $1",
+        account_id,
+    )
+
+
+async def upsert_pending_totp(
+    conn: asyncpg.Connection, account_id: UUID, secret_ciphertext: bytes
+) -> bool:
+    """Store a new, unconfirmed secret; False when two-factor is already on (nothing changes)."""
+    status = await conn.execute(
+        """
+        INSERT INTO account_totp AS t (account_id, secret_ciphertext)
+        VALUES ($1, $2)
+        ON CONFLICT (account_id) DO UPDATE
+           SET secret_ciphertext = excluded.secret_ciphertext
+         WHERE NOT t.is_enabled
+        """,
+        account_id,
+        secret_ciphertext,
+    )
+    return status != "INSERT 0 0"
+
+
+async def enable_totp(conn: asyncpg.Connection, account_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE account_totp SET is_enabled = true WHERE account_id = $1", account_id
+    )
+
+
+async def delete_totp(conn: asyncpg.Connection, account_id: UUID) -> None:
+    await conn.execute("DELETE FROM account_totp WHERE account_id = $1", account_id)
+    await conn.execute("DELETE FROM recovery_codes WHERE account_id = $1", account_id)
+
+
+async def replace_recovery_codes(
+    conn: asyncpg.Connection, account_id: UUID, code_hashes: list[bytes]
+) -> None:
+    await conn.execute("DELETE FROM recovery_codes WHERE account_id = $1", account_id)
+    await conn.execute(
+        """
+        INSERT INTO recovery_codes (account_id, code_hash)
+        SELECT $1, h FROM unnest($2::bytea[]) AS h
+        """,
+        account_id,
+        code_hashes,
+    )
+
+
+async def use_recovery_code(conn: asyncpg.Connection, account_id: UUID, code_hash: bytes) -> bool:
+    """Spend a recovery code: True (and the code is gone) when it was one of the account's."""
+    status = await conn.execute(
+        "DELETE FROM recovery_codes WHERE account_id = $1 AND code_hash = $2",
+        account_id,
+        code_hash,
+    )
+    return status != "DELETE 0"
+
+
+async def count_recovery_codes(conn: asyncpg.Connection, account_id: UUID) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM recovery_codes WHERE account_id = $1", account_id
+    )
+    return int(count)

@@ -7,7 +7,8 @@ from uuid import UUID
 import asyncpg
 
 ORG_COLUMNS = (
-    "o.id, o.slug, o.name, o.description, o.timezone, o.website, o.created_at, o.updated_at"
+    "o.id, o.slug, o.name, o.description, o.timezone, o.website, o.created_at, o.updated_at, "
+    "o.require_two_factor"
 )
 
 
@@ -42,10 +43,13 @@ async def select_org(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | No
 async def select_org_with_role(
     conn: asyncpg.Connection, slug: str, account_id: UUID | None
 ) -> asyncpg.Record | None:
-    """The org and the caller's role in it (role NULL for non-members) in one round trip."""
+    """The org, the caller's role in it (role NULL for non-members) and whether the caller
+    has two-factor authentication on, in one round trip."""
     return await conn.fetchrow(
         f"""
-        SELECT {ORG_COLUMNS}, m.role
+        SELECT {ORG_COLUMNS}, m.role,
+               EXISTS (SELECT 1 FROM account_totp t
+                        WHERE t.account_id = $2 AND t.is_enabled) AS caller_two_factor
           FROM orgs o
           LEFT JOIN memberships m ON m.org_id = o.id AND m.account_id = $2
          WHERE o.slug = $1
@@ -103,6 +107,7 @@ async def update_org(
     timezone: str | None,
     set_website: bool,
     website: str | None,
+    require_two_factor: bool | None = None,
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""
@@ -111,6 +116,7 @@ async def update_org(
                description = coalesce($3, o.description),
                timezone    = coalesce($4, o.timezone),
                website     = CASE WHEN $5 THEN $6 ELSE o.website END,
+               require_two_factor = coalesce($7, o.require_two_factor),
                updated_at  = now()
          WHERE o.id = $1
      RETURNING {ORG_COLUMNS}
@@ -121,6 +127,7 @@ async def update_org(
         timezone,
         set_website,
         website,
+        require_two_factor,
     )
     assert row is not None
     return row
