@@ -31,6 +31,7 @@ from api.openapi import finalize
 from api.request_log import request_log
 from api.response_cache import ResponseCache
 from api.routes.accounts import AccountController, SessionController, TwoFactorController
+from api.routes.audit import AuditController
 from api.routes.events import EventController, SeriesController
 from api.routes.feed_imports import FeedImportController
 from api.routes.feeds import FeedController, FeedTokenController, public_url_middleware
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             AccountController,
             SessionController,
             TwoFactorController,
+            AuditController,
             OrgController,
             EventController,
             SeriesController,

@@ -133,6 +133,36 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _privacy_report(settings: Settings, org: str, member: str) -> bytes:
+    import msgspec
+
+    from api.crypto import Keyring
+    from api.services.privacy import run_drill
+    from db.pool import connect
+
+    assert settings.database_url
+    conn = await connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            report = await run_drill(conn, Keyring(settings.secret_key), settings, org, member)
+    finally:
+        await conn.close()
+    return msgspec.json.format(msgspec.json.encode(report), indent=2)
+
+
+def cmd_privacy_report(args: argparse.Namespace) -> int:
+    """Print the subpoena drill for one member of an org: every field held, never values."""
+    from api.errors import ProblemError
+
+    try:
+        text = asyncio.run(_privacy_report(_settings(), args.org, args.member))
+    except ProblemError as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    sys.stdout.write(text.decode() + "\n")
+    return 0
+
+
 async def _purge(settings: Settings) -> list[dict[str, Any]]:
     from api.services.retention import Retention, run_retention
     from db.pool import connect
@@ -269,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--interval", type=float, default=60.0, help="seconds between rounds")
     worker.add_argument("--once", action="store_true", help="run one round and exit")
     worker.set_defaults(func=cmd_worker)
+    privacy = sub.add_parser("privacy", help="what Caravan holds about people")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    report = privacy_sub.add_parser(
+        "report", help="the subpoena drill: every field held about one member of an org"
+    )
+    report.add_argument("--org", required=True, help="the organization's slug")
+    report.add_argument("--member", required=True, help="the member's email or account id")
+    report.set_defaults(func=cmd_privacy_report)
     sub.add_parser(
         "purge", help="erase what is past its retention now and print the receipts"
     ).set_defaults(func=cmd_purge)

@@ -12,11 +12,12 @@ from litestar.params import FromPath, JSONBody
 from api.config import Settings
 from api.crypto import Keyring
 from api.pagination import Cursor, Limit
-from api.services import accounts, two_factor
+from api.services import accounts, privacy, two_factor
 from api.services.accounts import Caller, Passwords
 from schemas.accounts import (
     Account,
     AccountCreate,
+    AccountDelete,
     AccountPatch,
     PasswordChange,
     RecoveryCodes,
@@ -28,6 +29,7 @@ from schemas.accounts import (
     TwoFactorEnrolment,
     TwoFactorStatus,
 )
+from schemas.privacy import AccountExport
 
 #: request bodies here are a few short fields (16 KiB leaves room for a 400 that names the
 #: field at fault); a larger body is refused (413) before it is parsed
@@ -85,6 +87,35 @@ class AccountController(Controller):
     ) -> None:
         """Change your password; every other session is signed out."""
         await accounts.change_password(conn, passwords, account, data)
+
+    @get("/v1/me/export", opt={"problems": (401,)})
+    async def export_me(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        account: NamedDependency[Caller],
+    ) -> Response[AccountExport]:
+        """Everything Caravan holds about your account, as JSON, sealed fields opened."""
+        export = await privacy.export_account(conn, keyring, account)
+        return Response(export, headers=_NO_STORE)
+
+    @delete(
+        "/v1/me",
+        opt={"problems": (401, 409, 429)},
+        request_max_body_size=SMALL_BODY,
+    )
+    async def delete_me(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        passwords: NamedDependency[Passwords],
+        settings: NamedDependency[Settings],
+        account: NamedDependency[Caller],
+        data: JSONBody[AccountDelete],
+    ) -> None:
+        """Delete your account: RSVPs become anonymous places, rides are cancelled with notice,
+        trip applications withdrawn; refused while you are an organization's last owner."""
+        await privacy.delete_account(conn, keyring, passwords, settings, account, data)
 
 
 class TwoFactorController(Controller):

@@ -1,0 +1,621 @@
+"""What Caravan holds about a person: the export, self-deletion, the subpoena drill, the audit log.
+
+The drill walks the catalog for every foreign key to `accounts`, so a table added later shows
+up in the report (as plaintext until described here) instead of being silently left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api.config import Settings
+from api.crypto import Keyring
+from api.errors import Conflict, NotFound, ProblemError
+from api.guards import require_org_role
+from api.pagination import decode_cursor, split_page
+from api.services import accounts, encryption, rides, trip_applications, two_factor
+from api.services.accounts import Caller, Passwords
+from api.services.retention import Retention
+from api.services.rsvps import CONTACT_CLASS
+from api.services.trips import EMERGENCY_CLASS
+from db.queries import accounts as account_queries
+from db.queries import audit, orgs
+from db.queries import privacy as q
+from db.queries import retention as retention_queries
+from schemas.accounts import AccountDelete
+from schemas.audit import AuditActor, AuditEntry, AuditPage
+from schemas.privacy import (
+    AccountExport,
+    ExportApplication,
+    ExportAuditEntry,
+    ExportMembership,
+    ExportNotification,
+    ExportRideBooking,
+    ExportRideOffer,
+    ExportRideRequest,
+    ExportRides,
+    ExportRsvp,
+    ExportSession,
+    HeldField,
+    HeldTable,
+    PrivacyReport,
+    ScheduledPurge,
+)
+from schemas.rides import PickupPoint
+from schemas.trips import EmergencyContact, ParticipantNotes
+
+FORMER_MEMBER = "Former member"
+CLOSED_ACCOUNT_MESSAGE = "The driver closed their Caravan account."
+
+NEVER_STORED = [
+    "IP addresses (rate limits keep only keyed hashes, which expire)",
+    "user agents or device fingerprints",
+    "a login history: sessions are deleted when they expire or are revoked",
+    "immigration status: no field asks for it",
+    "plaintext passwords, session tokens, manage links, feed tokens or API keys",
+    "message contents sent outside Caravan",
+]
+
+# ---------------------------------------------------------------- what each table and field is
+
+
+def _retention_texts(w: Retention) -> dict[str, str]:
+    """How long each table keeps what it holds, under the org's applied windows."""
+    return {
+        "accounts": "Kept until the account is deleted",
+        "data_keys": "Destroyed when the account is deleted (what they sealed becomes unreadable)",
+        "sessions": "Deleted when they expire or are revoked",
+        "account_totp": "Kept while two-factor authentication is on",
+        "recovery_codes": "Each deleted when used; all deleted when two-factor is turned off",
+        "memberships": "Kept while a member",
+        "rsvps": (
+            f"Contact erased {w.rsvp_contact_hours} h after the event ends; alias, status and "
+            "places kept"
+        ),
+        "trip_applications": (
+            f"Emergency contact and notes purged {w.trip_emergency_days} days after the trip "
+            "ends or is cancelled; status and roles kept"
+        ),
+        "ride_offers": (
+            f"Exact pickup and contact purged {w.ride_pickup_hours} h after the last leg leaves"
+        ),
+        "ride_bookings": f"Deleted {w.ride_pickup_hours} h after the ride's last leg leaves",
+        "ride_requests": f"Deleted {w.ride_pickup_hours} h after the requested window ends",
+        "notifications": "Kept until deleted with the account, event or trip",
+        "checklist_completions": "Kept with the application",
+        "audit_log": f"Deleted {w.audit_days} days after it was written",
+    }
+
+
+_ON_DELETION = {
+    "accounts": "deleted",
+    "data_keys": "destroyed",
+    "rsvps": f"anonymized: alias {FORMER_MEMBER!r}, contact erased, places kept as counts",
+    "trip_applications": (
+        "withdrawn if still live (the place goes to the waitlist), then detached; answers "
+        "and sealed data erased"
+    ),
+    "ride_offers": "cancelled with notice to the riders, then deleted",
+    "ride_bookings": "cancelled with notice to the driver, then deleted",
+    "memberships": "deleted (refused while the account is an org's last owner)",
+}
+_FIELDS = {
+    ("accounts", "email_lookup"): "Keyed hash of the email, to find the account at login",
+    ("accounts", "email_ciphertext"): "Email, sealed with the account's own key",
+    ("accounts", "display_name"): "The name others see (an alias is fine)",
+    ("accounts", "password_hash"): "argon2id hash of the password",
+    ("data_keys", "wrapped_key"): "The account's data key, wrapped by the master key",
+    ("sessions", "token_hash"): "SHA-256 of the bearer token",
+    ("sessions", "label"): "Device label chosen at login",
+    ("sessions", "expires_at"): "When the session stops working (it dates the login)",
+    ("account_totp", "secret_ciphertext"): "TOTP secret, sealed with the account's 'totp' key",
+    ("recovery_codes", "code_hash"): "Keyed hash of an unused recovery code",
+    ("rsvps", "alias"): "The name given with the RSVP",
+    ("rsvps", "contact_ciphertext"): "Email or phone given with the RSVP, sealed per event",
+    ("rsvps", "manage_token_hash"): "SHA-256 of the RSVP's secret manage link",
+    ("rsvps", "language_needs"): "Languages asked for",
+    ("trip_applications", "answers"): "Answers to the trip's application questions",
+    ("trip_applications", "emergency_contact_ciphertext"): "Emergency contact, sealed per trip",
+    ("trip_applications", "notes_ciphertext"): "Medical, dietary, accessibility notes, sealed",
+    ("ride_offers", "pickup_ciphertext"): "Exact pickup point, sealed per ride",
+    ("ride_offers", "contact_ciphertext"): "The driver's contact for riders, sealed per ride",
+    ("ride_offers", "area"): "Coarse departure area",
+    ("ride_requests", "area"): "Coarse area the rider leaves from",
+    ("notifications", "payload"): "Ids, times and areas of the notice; no one's contact",
+    ("audit_log", "detail"): "What was done (counts, roles); never list contents",
+}
+_HASHED_SUFFIXES = ("_hash", "_lookup")
+
+
+def _storage(table: str, column: str) -> str:
+    if column.endswith("_ciphertext") or (table, column) == ("data_keys", "wrapped_key"):
+        return "encrypted"
+    if column.endswith(_HASHED_SUFFIXES):
+        return "hashed"
+    return "plaintext"
+
+
+def _describe(table: str, column: str) -> str:
+    if (table, column) in _FIELDS:
+        return _FIELDS[(table, column)]
+    if column == "id":
+        return "Random id of the row"
+    if column.endswith("_id"):
+        return f"Link to {column.removesuffix('_id').replace('_', ' ')}"
+    if column.endswith("_at"):
+        return f"When it was {column.removesuffix('_at').replace('_', ' ')}"
+    return column.replace("_", " ").capitalize()
+
+
+def _fields(table: str, columns: list[str]) -> list[HeldField]:
+    return [
+        HeldField(name=c, storage=_storage(table, c), description=_describe(table, c))  # type: ignore[arg-type]
+        for c in columns
+    ]
+
+
+def _held_table(
+    table: str,
+    linked_by: str,
+    rows: int,
+    columns: list[str],
+    *,
+    scope: str,
+    on_delete: str,
+    retention: dict[str, str],
+) -> HeldTable:
+    return HeldTable(
+        table=table,
+        scope=scope,  # type: ignore[arg-type]
+        linked_by=linked_by,
+        rows=rows,
+        retention=retention.get(table, "Kept until the organization deletes it"),
+        on_account_deletion=_ON_DELETION.get(
+            table,
+            "deleted" if on_delete == "cascade" else "kept; its link to the account is removed",
+        ),
+        fields=_fields(table, columns),
+    )
+
+
+# ---------------------------------------------------------------- the subpoena drill
+
+
+async def applied_retention(
+    conn: asyncpg.Connection, settings: Settings, org_id: UUID
+) -> Retention:
+    """The org's windows as the purge applies them: its own where shorter, else the default."""
+    defaults = Retention.from_settings(settings)
+    own = await retention_queries.select_org_retention(conn, org_id)
+    values = {}
+    for field in msgspec.structs.fields(Retention):
+        default = getattr(defaults, field.name)
+        mine = own[field.name] if own is not None else None
+        values[field.name] = default if mine is None else min(mine, default)
+    return Retention(**values)
+
+
+async def build_report(
+    conn: asyncpg.Connection, settings: Settings, org: asyncpg.Record, member: asyncpg.Record
+) -> PrivacyReport:
+    """Every table and field holding something about `member` (a membership row with
+    `account_id` and `role`) as far as `org` can see: the account-wide rows (account, keys,
+    sessions, two-factor) and the org's own rows; counts and forms, never values."""
+    account_id: UUID = member["account_id"]
+    windows = await applied_retention(conn, settings, org["id"])
+    texts = _retention_texts(windows)
+
+    async def held(table: str, linked_by: str, rows: int, **kwargs: Any) -> HeldTable:
+        columns = kwargs.pop("columns", None) or await q.select_table_columns(conn, table)
+        return _held_table(table, linked_by, rows, columns, retention=texts, **kwargs)
+
+    tables = [await held("accounts", "id", 1, scope="account", on_delete="cascade")]
+    keys = await q.count_account_data_keys(conn, account_id)
+    if keys:
+        tables.append(
+            await held("data_keys", "scope_id", keys, scope="account", on_delete="cascade")
+        )
+    for ref in await q.select_account_references(conn):
+        table, column, columns = ref["table_name"], ref["column_name"], list(ref["columns"])
+        scoped = q.org_scoped(columns)
+        rows = await q.count_referencing_rows(
+            conn, table, column, columns, account_id, org["id"] if scoped else None
+        )
+        if rows:
+            tables.append(
+                await held(
+                    table,
+                    column,
+                    rows,
+                    columns=columns,
+                    scope="organization" if scoped else "account",
+                    on_delete=ref["on_delete"],
+                )
+            )
+    about_them = await q.count_audit_subject_rows(conn, account_id, org["id"])
+    if about_them:
+        tables.append(
+            await held(
+                "audit_log", "subject_id", about_them, scope="organization", on_delete="set null"
+            )
+        )
+    return PrivacyReport(
+        account_id=account_id,
+        org_slug=org["slug"],
+        role=member["role"],
+        generated_at=datetime.now(UTC),
+        tables=tables,
+        purges=await _purges(conn, account_id, org["id"], windows),
+        never_stored=NEVER_STORED,
+    )
+
+
+def _title(texts: dict[str, str]) -> str:
+    return next(iter(texts.values()), "") if texts else ""
+
+
+async def _purges(
+    conn: asyncpg.Connection, account_id: UUID, org_id: UUID, windows: Retention
+) -> list[ScheduledPurge]:
+    items = []
+    rsvps = await q.select_rsvp_purges(conn, account_id, org_id, windows.rsvp_contact_hours)
+    for r in rsvps:
+        items.append(
+            ScheduledPurge(
+                table="rsvps",
+                row_id=r["id"],
+                fields=["contact_ciphertext"],
+                about=f"event {r['event_id']} ({_title(r['title'])})",
+                state="held" if r["held"] else "purged",
+                purge_after=r["purge_after"] if r["held"] else None,
+                purged_at=r["contact_purged_at"],
+            )
+        )
+    applications = await q.select_application_purges(
+        conn, account_id, org_id, windows.trip_emergency_days
+    )
+    for r in applications:
+        items.append(
+            ScheduledPurge(
+                table="trip_applications",
+                row_id=r["id"],
+                fields=["emergency_contact_ciphertext", "notes_ciphertext"],
+                about=f"trip {r['trip_id']} ({_title(r['title'])})",
+                state="held" if r["held"] else "purged",
+                purge_after=r["purge_after"] if r["held"] else None,
+                purged_at=r["data_purged_at"],
+            )
+        )
+    for r in await q.select_ride_purges(conn, account_id, org_id, windows.ride_pickup_hours):
+        parent = f"event {r['event_id']}" if r["event_id"] else f"trip {r['trip_id']}"
+        items.append(
+            ScheduledPurge(
+                table="ride_offers",
+                row_id=r["id"],
+                fields=["pickup_ciphertext", "contact_ciphertext"],
+                about=f"ride to {parent}",
+                state="held" if r["held"] else "purged",
+                purge_after=r["purge_after"] if r["held"] else None,
+                purged_at=r["pickup_purged_at"],
+            )
+        )
+    return items
+
+
+async def privacy_report(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    slug: str,
+    account_id: UUID | None,
+    member_id: UUID,
+) -> PrivacyReport:
+    """The drill for one member, for the org's owners; the run is written to the audit log."""
+    org = await require_org_role(conn, slug, account_id, "owner")
+    member = await orgs.select_membership(conn, org["id"], member_id)
+    if member is None:
+        raise NotFound("This account is not a member of the organization.")
+    report = await build_report(conn, settings, org, member)
+    await audit.insert_audit_entry(
+        conn, org["id"], account_id, "privacy_report.viewed", "account", member_id
+    )
+    return report
+
+
+# ---------------------------------------------------------------- the export
+
+
+async def _open(
+    conn: asyncpg.Connection,
+    keyring: Keyring,
+    scope: str,
+    scope_id: UUID,
+    data_class: str,
+    blob: bytes | None,
+) -> str | None:
+    return await encryption.open_sealed(conn, keyring, scope, scope_id, data_class, blob)
+
+
+async def export_account(
+    conn: asyncpg.Connection, keyring: Keyring, caller: Caller
+) -> AccountExport:
+    """Everything held about the caller's account, sealed fields opened; nobody else's data."""
+    account_id = caller.account_id
+    rsvps = []
+    for r in await q.select_rsvps(conn, account_id):
+        contact = await _open(
+            conn, keyring, "event", r["event_id"], CONTACT_CLASS, r["contact_ciphertext"]
+        )
+        rsvps.append(
+            ExportRsvp(
+                id=r["id"],
+                event_id=r["event_id"],
+                event_title=r["event_title"],
+                shift_id=r["shift_id"],
+                alias=r["alias"],
+                contact=contact,
+                contact_purge_after=r["contact_purge_after"],
+                contact_purged_at=r["contact_purged_at"],
+                guests=r["guests"],
+                places=r["places"],
+                language_needs=list(r["language_needs"]),
+                status=r["status"],
+                created_at=r["created_at"],
+                updated_at=r["updated_at"],
+                cancelled_at=r["cancelled_at"],
+                checked_in_at=r["checked_in_at"],
+            )
+        )
+    applications = []
+    for a in await q.select_applications(conn, account_id):
+        contact = await _open(
+            conn, keyring, "trip", a["trip_id"], EMERGENCY_CLASS, a["emergency_contact_ciphertext"]
+        )
+        notes = await _open(
+            conn, keyring, "trip", a["trip_id"], EMERGENCY_CLASS, a["notes_ciphertext"]
+        )
+        applications.append(
+            ExportApplication(
+                id=a["id"],
+                trip_id=a["trip_id"],
+                trip_title=a["trip_title"],
+                status=a["status"],
+                roles=list(a["roles"]),
+                answers=a["answers"],
+                emergency_contact=None
+                if contact is None
+                else msgspec.json.decode(contact, type=EmergencyContact),
+                notes=None if notes is None else msgspec.json.decode(notes, type=ParticipantNotes),
+                data_purged_at=a["data_purged_at"],
+                checklist_items_done=list(a["checklist_items_done"]),
+                created_at=a["created_at"],
+                updated_at=a["updated_at"],
+                waitlisted_at=a["waitlisted_at"],
+                decided_at=a["decided_at"],
+                withdrawn_at=a["withdrawn_at"],
+            )
+        )
+    feed_tokens: list[UUID] = []
+    other_rows: dict[str, list[UUID]] = {}
+    for ref in await q.select_account_references(conn):
+        key = (ref["table_name"], ref["column_name"])
+        if key in _EXPORTED or "id" not in ref["columns"]:
+            continue
+        ids = await q.select_referencing_ids(conn, *key, account_id)
+        if ref["table_name"] == "feed_tokens":
+            feed_tokens.extend(ids)
+        elif ids:
+            other_rows[f"{key[0]}.{key[1]}"] = ids
+    return AccountExport(
+        generated_at=datetime.now(UTC),
+        account=await accounts.get_account(conn, keyring, account_id),
+        two_factor=await two_factor.get_status(conn, account_id),
+        memberships=[
+            msgspec.convert(dict(m), ExportMembership)
+            for m in await q.select_memberships(conn, account_id)
+        ],
+        rsvps=rsvps,
+        trip_applications=applications,
+        rides=await _export_rides(conn, keyring, account_id),
+        notifications=[
+            msgspec.convert(dict(n), ExportNotification)
+            for n in await q.select_notifications(conn, account_id)
+        ],
+        sessions=[
+            ExportSession(label=s["label"], expires_at=s["expires_at"])
+            for s in await q.select_sessions(conn, account_id)
+        ],
+        feed_tokens=feed_tokens,
+        audit_log=[
+            msgspec.convert(dict(e), ExportAuditEntry)
+            for e in await q.select_audit_entries_naming(conn, account_id)
+        ],
+        other_rows=other_rows,
+    )
+
+
+async def _export_rides(
+    conn: asyncpg.Connection, keyring: Keyring, account_id: UUID
+) -> ExportRides:
+    offers = []
+    for o in await q.select_ride_offers(conn, account_id):
+        values = {k: v for k, v in dict(o).items() if not k.endswith("_ciphertext")}
+        pickup = await _open(
+            conn, keyring, rides.SCOPE, o["id"], rides.PICKUP_CLASS, o["pickup_ciphertext"]
+        )
+        values["pickup"] = None if pickup is None else msgspec.json.decode(pickup, type=PickupPoint)
+        values["contact"] = await _open(
+            conn, keyring, rides.SCOPE, o["id"], rides.PICKUP_CLASS, o["contact_ciphertext"]
+        )
+        offers.append(msgspec.convert(values, ExportRideOffer))
+    return ExportRides(
+        offers=offers,
+        requests=[
+            msgspec.convert(dict(r), ExportRideRequest)
+            for r in await q.select_ride_requests(conn, account_id)
+        ],
+        bookings=[
+            msgspec.convert(dict(b), ExportRideBooking)
+            for b in await q.select_ride_bookings(conn, account_id)
+        ],
+    )
+
+
+#: (table, column) pairs the export shows in their own sections above
+_EXPORTED = frozenset(
+    {
+        ("sessions", "account_id"),
+        ("memberships", "account_id"),
+        ("rsvps", "account_id"),
+        ("trip_applications", "account_id"),
+        ("notifications", "account_id"),
+        ("ride_offers", "driver_id"),
+        ("ride_requests", "rider_id"),
+        ("ride_bookings", "rider_id"),
+        ("audit_log", "actor_id"),
+        ("account_totp", "account_id"),
+        ("recovery_codes", "account_id"),
+    }
+)
+
+
+# ---------------------------------------------------------------- self-deletion
+
+
+class LastOwner(Conflict):
+    """Raised when an account asks to be deleted while it is the only owner of an org."""
+
+    slug, title = "last-owner", "The last owner cannot leave"
+
+
+async def _with_notice(conn: asyncpg.Connection, step: Callable[[], Awaitable[Any]]) -> None:
+    """Run a cancellation that tells the people involved; one that no longer applies (the
+    ride has left meanwhile) is skipped, and the deletion below removes the rest quietly."""
+    try:
+        async with conn.transaction():
+            await step()
+    except ProblemError:
+        pass
+
+
+async def delete_account(
+    conn: asyncpg.Connection,
+    keyring: Keyring,
+    passwords: Passwords,
+    settings: Settings,
+    caller: Caller,
+    data: AccountDelete,
+) -> None:
+    """Delete the caller's account for good, after the password (and two-factor code).
+
+    RSVPs become anonymous places; rides are cancelled with notice; live trip applications
+    are withdrawn (the waitlist moves up) and all of them erased; memberships, sessions,
+    feed tokens and two-factor data go; the account's data keys are destroyed."""
+    await accounts.reauthenticate(
+        conn,
+        keyring,
+        passwords,
+        settings,
+        caller,
+        data.password,
+        data.totp_code,
+        data.recovery_code,
+    )
+    account_id = caller.account_id
+    await q.lock_orgs_of(conn, account_id)
+    sole = await q.select_orgs_solely_owned(conn, account_id)
+    if sole:
+        raise LastOwner(
+            f"You are the last owner of {', '.join(sole)}: make someone else an owner there "
+            "first, then delete your account."
+        )
+    for offer_id in await q.select_live_driver_offers(conn, account_id):
+        await _with_notice(
+            conn,
+            partial(
+                rides.cancel_offer, conn, keyring, offer_id, account_id, CLOSED_ACCOUNT_MESSAGE
+            ),
+        )
+    for booking_id in await q.select_live_rider_bookings(conn, account_id):
+        await _with_notice(conn, partial(rides.cancel_booking, conn, booking_id, account_id))
+    for application_id in await q.select_live_applications(conn, account_id):
+        await _with_notice(
+            conn, partial(trip_applications.withdraw, conn, application_id, account_id)
+        )
+    await q.erase_applications(conn, account_id)
+    await q.delete_rsvp_notifications(
+        conn, await q.anonymize_rsvps(conn, account_id, FORMER_MEMBER)
+    )
+    for org_id in await q.delete_memberships(conn, account_id):
+        await audit.insert_audit_entry(
+            conn, org_id, None, "member.account_deleted", "account", account_id
+        )
+    await account_queries.delete_account_data_keys(conn, account_id)
+    await account_queries.delete_account(conn, account_id)
+
+
+# ---------------------------------------------------------------- the audit log
+
+
+async def list_audit_log(
+    conn: asyncpg.Connection,
+    slug: str,
+    account_id: UUID | None,
+    action: str | None,
+    cursor: str | None,
+    limit: int,
+) -> AuditPage:
+    """The org's audit log for its owners, newest first, optionally of one action."""
+    org = await require_org_role(conn, slug, account_id, "owner")
+    after = decode_cursor(cursor, tuple[int])
+    rows = await q.select_audit_entries(
+        conn, org["id"], action, after[0] if after else None, limit + 1
+    )
+    page, next_cursor = split_page(rows, limit, lambda r: (r["id"],))
+    return AuditPage(
+        items=[
+            AuditEntry(
+                id=r["id"],
+                action=r["action"],
+                actor=None
+                if r["actor_id"] is None
+                else AuditActor(account_id=r["actor_id"], display_name=r["actor_name"]),
+                subject_type=r["subject_type"],
+                subject_id=r["subject_id"],
+                detail=r["detail"],
+                created_at=r["created_at"],
+            )
+            for r in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+async def run_drill(
+    conn: asyncpg.Connection, keyring: Keyring, settings: Settings, slug: str, member: str
+) -> PrivacyReport:
+    """The drill from the command line (`caravan privacy report`): `member` is an email or an
+    account id; the run is written to the org's audit log as made from the command line."""
+    org = await orgs.select_org(conn, slug)
+    if org is None:
+        raise NotFound(f"No organization has the slug {slug!r}.")
+    try:
+        member_id: UUID | None = UUID(member)
+    except ValueError:
+        member_id = await accounts.find_account_id_by_email(conn, keyring, member)
+    membership = (
+        None if member_id is None else await orgs.select_membership(conn, org["id"], member_id)
+    )
+    if member_id is None or membership is None:
+        raise NotFound(f"No member of {slug} has this email or account id.")
+    report = await build_report(conn, settings, org, membership)
+    await audit.insert_audit_entry(
+        conn, org["id"], None, "privacy_report.viewed", "account", member_id, {"via": "cli"}
+    )
+    return report
