@@ -52,3 +52,11 @@ def require_two_factor(org: asyncpg.Record) -> None:
             f"{org['slug']} requires two-factor authentication of its organizers and owners: "
             "turn it on first (POST /v1/me/two-factor, then confirm it with a code)."
         )
+
+
+async def require_two_factor_in(conn: asyncpg.Connection, org_id: UUID, account_id: UUID) -> None:
+    """The same 403 for checks that found the caller's organizer role through an event or a
+    trip (the hosting org's id) instead of require_org_role."""
+    gate = await orgs.select_two_factor_gate(conn, org_id, account_id)
+    if gate is not None:
+        require_two_factor(gate)

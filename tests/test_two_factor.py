@@ -6,9 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 import pytest
 
+from api.errors import Forbidden
+from api.guards import TwoFactorRequired, require_two_factor_in
 from api.services import two_factor
 from tests.events_helpers import event_body, published_event
 from tests.people import PASSWORD, create_org, join, sign_up
@@ -373,3 +376,17 @@ async def test_relogging_with_two_factor_keeps_organizer_access(client, crew):
     )
     owner = await relog(client, crew["owner"], crew["phone"])
     assert (await client.get(f"/v1/orgs/{slug}/members", headers=owner.headers)).status_code == 200
+
+
+async def test_the_org_gate_is_reachable_from_an_org_id(client, conn, crew, monkeypatch):
+    """Checks that find the organizer role through an event or trip ask by the org's id."""
+    org_id, slug = UUID(crew["org"]["id"]), crew["org"]["slug"]
+    organizer = UUID(crew["organizer"].id)
+    await require_two_factor_in(conn, org_id, organizer)  # not required yet
+    await client.patch(
+        f"/v1/orgs/{slug}", json={"require_two_factor": True}, headers=crew["owner"].headers
+    )
+    with pytest.raises(TwoFactorRequired) as refused:
+        await require_two_factor_in(conn, org_id, organizer)
+    assert isinstance(refused.value, Forbidden) and refused.value.status == 403
+    await require_two_factor_in(conn, org_id, UUID(crew["owner"].id))

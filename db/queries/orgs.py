@@ -59,6 +59,24 @@ async def select_org_with_role(
     )
 
 
+async def select_two_factor_gate(
+    conn: asyncpg.Connection, org_id: UUID, account_id: UUID
+) -> asyncpg.Record | None:
+    """The org's slug, whether it requires two-factor of organizers, and whether the account
+    has it on; for role checks that start from an event or trip rather than a slug."""
+    return await conn.fetchrow(
+        """
+        SELECT o.slug, o.require_two_factor,
+               EXISTS (SELECT 1 FROM account_totp t
+                        WHERE t.account_id = $2 AND t.is_enabled) AS caller_two_factor
+          FROM orgs o
+         WHERE o.id = $1
+        """,
+        org_id,
+        account_id,
+    )
+
+
 async def select_orgs(
     conn: asyncpg.Connection, name_query: str | None, after: tuple[str, UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
