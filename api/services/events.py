@@ -613,8 +613,9 @@ async def update_event(
         elif new["visibility"] != "private" and row["has_share_link"]:
             # the old link must stop working if the event ever becomes private again
             await events.update_share_token_hash(conn, event_id, None)
-        old_capacity = current["capacity"]
-        if old_capacity is not None and (capacity is None or capacity > old_capacity):
+        # any new capacity may admit someone: a raised one frees places, and a lowered one can
+        # leave the waiting head group too large to ever fit, so those behind it move up
+        if capacity != current["capacity"]:
             await promote_waitlist(conn, event_id, None)
         after = await _reload(conn, event_id, account_id)
         if row["status"] in ("published", "postponed") and (changed & MOVE_COLUMNS or status):
