@@ -61,14 +61,16 @@ RecoveryCode = Annotated[
         examples=["k7m2p-x9qrt"],
     ),
 ]
-CurrentPassword = Annotated[str, Meta(max_length=200, examples=["correct horse battery"])]
+CurrentPassword = Annotated[
+    str, Meta(max_length=200, pattern=r"^[^\x00]*$", examples=["correct horse battery"])
+]
 
 
 class SessionCreate(Struct, forbid_unknown_fields=True):
     """Log in with email and password; `label` names the device for your session list. With
     two-factor authentication on, also send `totp_code` (or a `recovery_code`)."""
 
-    email: Annotated[str, Meta(max_length=254, examples=["ana@example.org"])]
+    email: Annotated[str, Meta(max_length=254, pattern=r"^[^\x00]*$", examples=["ana@example.org"])]
     password: CurrentPassword
     label: ShortText | None = None
     totp_code: TotpCode | None = None
