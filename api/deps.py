@@ -32,18 +32,27 @@ async def provide_conn(
         try:
             request.state.caller = await _authenticate(request, conn)
         except BaseException:
-            await tx.rollback()
+            await _rollback(tx)
             raise
         try:
             yield conn
         except ProblemError as exc:
-            await (tx.commit() if exc.keep_writes else tx.rollback())
+            await (tx.commit() if exc.keep_writes else _rollback(tx))
             raise
         except BaseException:
-            await tx.rollback()
+            await _rollback(tx)
             raise
         else:
             await tx.commit()
+
+
+async def _rollback(tx: Any) -> None:
+    """Roll back, unless the connection is already gone: the server has then rolled back
+    itself, and the error that ended the request (a 503) is the one to report, not this."""
+    try:
+        await tx.rollback()
+    except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+        pass
 
 
 async def _authenticate(request: Request[Any, Any, Any], conn: asyncpg.Connection) -> Caller | None:

@@ -314,8 +314,19 @@ def handle_recursion(_: Request[Any, Any, Any], exc: RecursionError) -> Response
     )
 
 
+def _unavailable(exc: BaseException) -> bool:
+    """The database is gone or busy: directly, or every error of a group (Litestar groups
+    the errors raised while it cleans up a request's dependencies)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_unavailable(e) for e in exc.exceptions)
+    return isinstance(exc, _UNAVAILABLE) or (
+        isinstance(exc, asyncpg.PostgresError)
+        and str(getattr(exc, "sqlstate", "")).startswith(("08", "53", "57"))
+    )
+
+
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    if isinstance(exc, _UNAVAILABLE):
+    if _unavailable(exc):
         return unavailable_response()
     log.error("unhandled error", exc_info=exc)
     return problem_response(500, "internal", "Internal error", "Something went wrong on our side.")

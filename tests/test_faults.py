@@ -312,3 +312,45 @@ async def test_sigterm_stops_the_worker_and_leaves_undelivered_jobs_in_postgres(
             worker.wait()
         await pool.close()
         await drop_test_database(database_url)
+
+
+async def test_a_connection_killed_mid_request_is_a_503_not_a_500(live_database_url):
+    # the request's own rollback then fails on the dead connection; that must not turn the
+    # 503 into a 500 (Litestar reports a failed dependency cleanup as an exception group)
+    pool = await create_pool(live_database_url, min_size=1, max_size=3)
+    locker = await connect(live_database_url)
+    try:
+        async with app_on(pool, live_database_url) as http:
+            owner = await sign_up(http, "Owner")
+            org = await create_org(http, owner)
+            event = await published_event(http, org, owner)
+            async with locker.transaction():
+                await locker.execute("SELECT 1 FROM events WHERE id = $1 FOR UPDATE", event["id"])
+                request = asyncio.create_task(
+                    http.patch(
+                        f"/v1/events/{event['id']}", json={"capacity": 9}, headers=owner.headers
+                    )
+                )
+                await _wait_for_lock_waiters(locker, 1)
+                await locker.execute(
+                    """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    """
+                )
+                response = await asyncio.wait_for(request, ANSWERS_WITHIN_S)
+            assert_unavailable(response)
+            # the pool replaced the dead connection
+            assert (await http.get(f"/v1/events/{event['id']}")).status_code == 200
+    finally:
+        await locker.close()
+        await pool.close()
+
+
+def test_an_exception_group_of_outages_is_a_503():
+    from api.errors import handle_unexpected
+
+    group = ExceptionGroup("cleanup", [ConnectionResetError(), TimeoutError()])
+    assert handle_unexpected(None, group).status_code == 503  # type: ignore[arg-type]
+    mixed = ExceptionGroup("cleanup", [ConnectionResetError(), KeyError("x")])
+    assert handle_unexpected(None, mixed).status_code == 500  # type: ignore[arg-type]
