@@ -111,6 +111,24 @@ async def test_the_export_holds_my_data_opened_and_nothing_of_anyone_else(client
     assert ana.token not in text and "token_hash" not in text
 
 
+async def test_the_export_names_no_one_else_in_its_audit_rows(client, world):
+    rosa, ana = world["rosa"], world["ana"]
+    changed = await client.patch(
+        f"/v1/orgs/solidaridad/members/{ana.id}", json={"role": "organizer"}, headers=rosa.headers
+    )
+    assert changed.status_code == 200
+    export = (await client.get("/v1/me/export", headers=rosa.headers)).json()
+    acted = [e for e in export["audit_log"] if e["named_as"] == "actor"]
+    assert {"member.added", "member.role_changed"} <= {e["action"] for e in acted}
+    assert all(e["subject_id"] is None for e in acted if e["subject_type"] == "account")
+    text = (await client.get("/v1/me/export", headers=rosa.headers)).text
+    assert ana.id not in text and ana.email not in text and "Ana Quintero" not in text
+    # Ana's own export shows the change made to her, with her id
+    mine = (await client.get("/v1/me/export", headers=ana.headers)).json()
+    about_me = [e for e in mine["audit_log"] if e["action"] == "member.role_changed"]
+    assert about_me[0]["named_as"] == "subject" and about_me[0]["subject_id"] == ana.id
+
+
 async def test_the_export_needs_a_session(client):
     assert_problem(await client.get("/v1/me/export"), 401, "unauthorized")
 

@@ -251,7 +251,13 @@ async def select_audit_entries_naming(
         """
         SELECT o.slug AS org_slug,
                CASE WHEN l.actor_id = $1 THEN 'actor' ELSE 'subject' END AS named_as,
-               l.action, l.subject_type, l.subject_id, l.detail, l.created_at
+               l.action, l.subject_type,
+               -- rows about other people (whose role one changed, whose RSVP one checked in)
+               -- keep their kind but not their id: the export holds nothing of anyone else
+               CASE WHEN l.subject_type IN ('account', 'rsvp', 'trip_application', 'ride_booking')
+                         AND NOT (l.subject_type = 'account' AND l.subject_id = $1)
+                    THEN NULL ELSE l.subject_id END AS subject_id,
+               l.detail, l.created_at
           FROM audit_log l
           LEFT JOIN orgs o ON o.id = l.org_id
          WHERE l.actor_id = $1 OR (l.subject_type = 'account' AND l.subject_id = $1)
