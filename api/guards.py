@@ -54,9 +54,14 @@ def require_two_factor(org: asyncpg.Record) -> None:
         )
 
 
-async def require_two_factor_in(conn: asyncpg.Connection, org_id: UUID, account_id: UUID) -> None:
-    """The same 403 for checks that found the caller's organizer role through an event or a
-    trip (the hosting org's id) instead of require_org_role."""
-    gate = await orgs.select_two_factor_gate(conn, org_id, account_id)
-    if gate is not None:
-        require_two_factor(gate)
+async def require_two_factor_for(
+    conn: asyncpg.Connection, kind: str, object_id: UUID, account_id: UUID
+) -> None:
+    """The org's two-factor requirement for organizer checks that start from an event or a
+    trip ("event" | "trip") instead of a slug."""
+    slug = await orgs.select_two_factor_block(conn, kind, object_id, account_id)
+    if slug is not None:
+        raise TwoFactorRequired(
+            f"{slug} requires two-factor authentication of its organizers and owners: "
+            "turn it on first (POST /v1/me/two-factor, then confirm it with a code)."
+        )

@@ -6,17 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 from urllib.parse import parse_qs, urlsplit
-from uuid import UUID
 
 import pytest
 
-from api.errors import Forbidden
-from api.guards import TwoFactorRequired, require_two_factor_in
 from api.services import two_factor
 from tests.events_helpers import event_body, published_event
 from tests.people import PASSWORD, create_org, join, sign_up
 from tests.problems import assert_problem
 from tests.test_two_factor_helpers import Phone, log_in, relog, turn_on_two_factor
+from tests.trips_helpers import trip_body
 
 
 @pytest.fixture
@@ -378,15 +376,27 @@ async def test_relogging_with_two_factor_keeps_organizer_access(client, crew):
     assert (await client.get(f"/v1/orgs/{slug}/members", headers=owner.headers)).status_code == 200
 
 
-async def test_the_org_gate_is_reachable_from_an_org_id(client, conn, crew, monkeypatch):
-    """Checks that find the organizer role through an event or trip ask by the org's id."""
-    org_id, slug = UUID(crew["org"]["id"]), crew["org"]["slug"]
-    organizer = UUID(crew["organizer"].id)
-    await require_two_factor_in(conn, org_id, organizer)  # not required yet
+async def test_a_required_org_refuses_organizers_reached_through_an_event_or_trip(
+    client, conn, crew, monkeypatch
+):
+    """Organizer checks that start from an event or trip id apply the org's requirement too."""
+    slug = crew["org"]["slug"]
+    event = await published_event(client, crew["org"], crew["owner"])
+    trip = await client.post(
+        f"/v1/orgs/{slug}/trips", json=trip_body(), headers=crew["owner"].headers
+    )
+    assert trip.status_code == 201, trip.text
     await client.patch(
         f"/v1/orgs/{slug}", json={"require_two_factor": True}, headers=crew["owner"].headers
     )
-    with pytest.raises(TwoFactorRequired) as refused:
-        await require_two_factor_in(conn, org_id, organizer)
-    assert isinstance(refused.value, Forbidden) and refused.value.status == 403
-    await require_two_factor_in(conn, org_id, UUID(crew["owner"].id))
+    organizer = crew["organizer"]
+    for method, path, body in (
+        ("GET", f"/v1/events/{event['id']}/rsvps", None),
+        ("PATCH", f"/v1/events/{event['id']}", {"accessibility_notes": "Ramp at the side"}),
+        ("PATCH", f"/v1/trips/{trip.json()['id']}", {"promote_from_waitlist": False}),
+    ):
+        response = await client.request(method, path, json=body, headers=organizer.headers)
+        assert_problem(response, 403, "two-factor-required-by-org", detail_contains=slug)
+    owner = await relog(client, crew["owner"], crew["phone"])
+    listed = await client.get(f"/v1/events/{event['id']}/rsvps", headers=owner.headers)
+    assert listed.status_code == 200

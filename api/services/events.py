@@ -26,7 +26,7 @@ import msgspec
 from msgspec import UNSET
 
 from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
-from api.guards import require_org_role
+from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
 from api.services.orgs import check_timezone
 from api.services.waitlist import promote_waitlist
@@ -141,6 +141,7 @@ async def require_event_organizer(
             )
     elif not is_organizer(row):
         raise Forbidden("This needs the organizer role in an organization hosting the event.")
+    await require_two_factor_for(conn, "event", event_id, account_id)
     return row
 
 

@@ -24,7 +24,7 @@ import asyncpg
 from msgspec import UNSET
 
 from api.errors import Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
-from api.guards import require_org_role
+from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
 from api.services import events
 from api.services.orgs import check_timezone
@@ -168,6 +168,7 @@ async def require_trip_organizer(
             )
     elif not is_trip_organizer(row):
         raise Forbidden("This needs the organizer role in an organization hosting the trip.")
+    await require_two_factor_for(conn, "trip", trip_id, account_id)
     return row
 
 

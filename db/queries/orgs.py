@@ -59,20 +59,32 @@ async def select_org_with_role(
     )
 
 
-async def select_two_factor_gate(
-    conn: asyncpg.Connection, org_id: UUID, account_id: UUID
-) -> asyncpg.Record | None:
-    """The org's slug, whether it requires two-factor of organizers, and whether the account
-    has it on; for role checks that start from an event or trip rather than a slug."""
-    return await conn.fetchrow(
-        """
-        SELECT o.slug, o.require_two_factor,
-               EXISTS (SELECT 1 FROM account_totp t
-                        WHERE t.account_id = $2 AND t.is_enabled) AS caller_two_factor
+# The host-org lists an organizer role can come through, per kind of object (fixed SQL).
+_HOSTS = {
+    "event": "SELECT org_id FROM events WHERE id = $1 UNION SELECT org_id FROM event_cohosts WHERE event_id = $1",
+    "trip": "SELECT org_id FROM trips WHERE id = $1 UNION SELECT org_id FROM trip_cohosts WHERE trip_id = $1",
+}
+
+
+async def select_two_factor_block(
+    conn: asyncpg.Connection, kind: str, object_id: UUID, account_id: UUID
+) -> str | None:
+    """The slug of an org that blocks this organizer for lack of two-factor, or None.
+
+    The caller may act through any hosting org where they organize; they are blocked only
+    when every such org requires two-factor and they have not turned it on.
+    """
+    return await conn.fetchval(
+        f"""
+        SELECT min(o.slug)
           FROM orgs o
-         WHERE o.id = $1
+          JOIN memberships m ON m.org_id = o.id AND m.account_id = $2
+                            AND m.role IN ('organizer', 'owner')
+         WHERE o.id IN ({_HOSTS[kind]})
+           AND NOT EXISTS (SELECT 1 FROM account_totp t WHERE t.account_id = $2 AND t.is_enabled)
+        HAVING bool_and(o.require_two_factor)
         """,
-        org_id,
+        object_id,
         account_id,
     )
 
