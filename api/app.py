@@ -46,7 +46,7 @@ from api.routes.shifts import ShiftController
 from api.routes.trips import TripApplicationController, TripController
 from api.routes.webhooks import WebhookController
 from api.services.accounts import Passwords
-from api.services.rate_limits import add_rate_limit_headers, rate_limit_guard
+from api.services.rate_limits import MemoryWindows, add_rate_limit_headers, rate_limit_guard
 from db.pool import create_pool
 
 log = logging.getLogger("caravan")
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             "keyring": Keyring(settings.secret_key),
             "passwords": Passwords(settings),
             "response_cache": ResponseCache(),
+            "rate_windows": MemoryWindows(),
         }
     )
     app = Litestar(

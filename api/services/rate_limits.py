@@ -1,12 +1,16 @@
-"""Abuse limits per client and per account, counted in PostgreSQL under keyed-hash buckets.
+"""Abuse limits per client and per account, counted under keyed-hash buckets.
 
 A client is named by a keyed hash of its address (Keyring.limiter_bucket), so no address is
-ever stored. Hits are counted on a connection of their own, outside the request's transaction:
-a request that then fails (a taken email, a full event) still counts.
+ever stored. Limits on writes are counted in PostgreSQL, shared by every process, on a
+connection of their own outside the request's transaction: a request that then fails (a taken
+email, a full event) still counts. Limits on public reads are counted in this process's memory:
+a database write per read would cost more than the read it guards, and a per-process limit is
+enough to stop a scraper (with N server processes a client gets at most N times the limit).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,6 +35,7 @@ class Rule:
     per: str
     setting: str
     what: str
+    in_memory: bool = False
 
     def limit(self, settings: Settings) -> tuple[int, int]:
         value: tuple[int, int] = getattr(settings, self.setting)
@@ -47,7 +52,9 @@ _BOOKING_CLIENT = Rule(
 _BOOKING_ACCOUNT = Rule(
     "booking", "account", "rate_booking_per_account", "ride bookings by this account"
 )
-_LISTING = Rule("listing", "client", "rate_listing_per_client", "list requests from this network")
+_LISTING = Rule(
+    "listing", "client", "rate_listing_per_client", "list requests from this network", True
+)
 
 #: (method, route template) → the limits it counts against; a test checks every route exists
 ROUTE_RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
@@ -60,6 +67,32 @@ ROUTE_RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
     ("GET", "/v1/orgs/{slug}/events"): (_LISTING,),
     ("GET", "/v1/orgs/{slug}/trips"): (_LISTING,),
 }
+
+
+class MemoryWindows:
+    """Fixed-window counters in this process; buckets are keyed hashes, never addresses."""
+
+    def __init__(self, max_buckets: int = 100_000) -> None:
+        self._windows: dict[bytes, tuple[float, int]] = {}
+        self._max = max_buckets
+
+    def hit(self, bucket: bytes, window_s: int) -> tuple[int, int]:
+        """Count one hit; returns (hits in this window, seconds until it ends)."""
+        now = time.monotonic()
+        started, hits = self._windows.get(bucket, (now, 0))
+        if now - started >= window_s:
+            started, hits = now, 0
+        hits += 1
+        if bucket not in self._windows and len(self._windows) >= self._max:
+            self._forget_expired(now, window_s)
+        self._windows[bucket] = (started, hits)
+        return hits, max(int(started + window_s - now + 0.999), 1)
+
+    def _forget_expired(self, now: float, window_s: int) -> None:
+        self._windows = {b: w for b, w in self._windows.items() if now - w[0] < window_s}
+        if len(self._windows) >= self._max:  # all live: drop the oldest half
+            keep = sorted(self._windows.items(), key=lambda item: item[1][0])[self._max // 2 :]
+            self._windows = dict(keep)
 
 
 def rate_headers(limit: int, remaining: int, reset_s: int) -> dict[str, str]:
@@ -95,22 +128,35 @@ async def rate_limit_guard(
     client = connection.client.host if connection.client else "unknown"
     tightest: tuple[int, int, int, Rule] | None = None  # remaining, limit, reset, rule
     exceeded: tuple[int, int, int, Rule] | None = None
-    async with state.pool.acquire(timeout=settings.pool_acquire_timeout_s) as conn:
-        account = None
-        if any(rule.per == "account" for rule in rules):
-            account = await _account_subject(conn, connection)
-        for rule in rules:
-            subject = client if rule.per == "client" else account
-            if subject is None:
-                continue
+
+    def count(rule: Rule, hits: int, seconds_left: int, limit: int) -> None:
+        nonlocal tightest, exceeded
+        entry = (limit - hits, limit, max(seconds_left, 1), rule)
+        if tightest is None or entry[0] < tightest[0]:
+            tightest = entry
+        if hits > limit and (exceeded is None or entry[2] > exceeded[2]):
+            exceeded = entry
+
+    for rule in rules:
+        if rule.in_memory:
             limit, window_s = rule.limit(settings)
-            bucket = keyring.limiter_bucket("route", rule.name, rule.per, subject)
-            row = await rate_limits.hit_bucket(conn, bucket, window_s)
-            entry = (limit - row["hits"], limit, max(int(row["seconds_left"]), 1), rule)
-            if tightest is None or entry[0] < tightest[0]:
-                tightest = entry
-            if row["hits"] > limit and (exceeded is None or entry[2] > exceeded[2]):
-                exceeded = entry
+            bucket = keyring.limiter_bucket("route", rule.name, rule.per, client)
+            hits, seconds_left = state.rate_windows.hit(bucket, window_s)
+            count(rule, hits, seconds_left, limit)
+    shared = [rule for rule in rules if not rule.in_memory]
+    if shared:
+        async with state.pool.acquire(timeout=settings.pool_acquire_timeout_s) as conn:
+            account = None
+            if any(rule.per == "account" for rule in shared):
+                account = await _account_subject(conn, connection)
+            for rule in shared:
+                subject = client if rule.per == "client" else account
+                if subject is None:
+                    continue
+                limit, window_s = rule.limit(settings)
+                bucket = keyring.limiter_bucket("route", rule.name, rule.per, subject)
+                row = await rate_limits.hit_bucket(conn, bucket, window_s)
+                count(rule, row["hits"], int(row["seconds_left"]), limit)
     if tightest is None:
         return
     remaining, limit, reset, _rule = exceeded or tightest
