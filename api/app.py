@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import date, datetime
+from typing import Any, get_args
 
+import msgspec
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
 
 from api.config import Settings, load_settings
 from api.crypto import Keyring
@@ -74,6 +80,7 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> None:
         or "%00" in (request.url.query or "")
     ):
         raise BadRequest("The request contains a NUL character, which no field accepts.")
+    _check_query_times(request)
     if request.method not in ("POST", "PUT", "PATCH"):
         return
     body = await request.body()
@@ -87,6 +94,87 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> None:
     # JSON can only carry NUL as the escape \u0000; Postgres text cannot store it.
     if b"\\u0000" in body.lower():
         raise BadRequest("The body contains a NUL character (\\u0000), which no field accepts.")
+    _check_body_types(request, body)
+
+
+_AT_PATH = re.compile(r"`\$\.(.+)`$")
+
+
+def _check_body_types(request: Request[Any, Any, Any], body: bytes) -> None:
+    """Decode the body strictly against the handler's type. Litestar converts leniently (0 or
+    "1" for a boolean, "12" for a number), which the published contract does not allow."""
+    handler = request.route_handler
+    data = handler.parsed_fn_signature.parameters.get("data")
+    if data is None:
+        return
+    try:
+        # JSON Schema counts 2.0 as an integer; msgspec's strict mode would not
+        msgspec.convert(_integral(msgspec.json.decode(body)), data.annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        # the same error item Litestar builds from msgspec's message: the text, then the path
+        text = str(exc)
+        item = {"message": text.split(" - ", maxsplit=1)[0], "source": "body"}
+        if at := _AT_PATH.search(text):
+            item["key"] = at.group(1)
+        raise ValidationException(detail="Validation failed", extra=[item]) from None
+    except msgspec.DecodeError:
+        return  # not JSON at all: Litestar's own reading answers that, as for every body
+
+
+def _integral(value: Any) -> Any:
+    """The JSON document with whole floats (2.0) as ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
+
+
+def _check_query_times(request: Request[Any, Any, Any]) -> None:
+    """Times in the query must be RFC 3339; Litestar would read `to=0.5` as a Unix time."""
+    for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+        kinds = get_args(field.annotation) or (field.annotation,)
+        kind = next((t for t in (datetime, date) if t in kinds), None)
+        if kind is None or name in request.path_params:
+            continue
+        definition = field.kwarg_definition
+        key = getattr(definition, "name", None) or getattr(definition, "query", None) or name
+        for raw in request.query_params.getall(key, []):
+            try:
+                msgspec.convert(raw, kind, strict=True)
+            except msgspec.ValidationError:
+                raise ValidationException(
+                    detail="Validation failed",
+                    extra=[
+                        {
+                            "message": f"Expected an RFC 3339 {kind.__name__}",
+                            "key": key,
+                            "source": "query",
+                        }
+                    ],
+                ) from None
+
+
+def allow_header(app: Litestar) -> Any:
+    """OPTIONS answers list every method of the path. Litestar's automatic OPTIONS handler
+    keeps the methods of the first handler registered for a path (e.g. only DELETE)."""
+    allowed: dict[str, bytes] = {}
+
+    async def list_methods(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        if not allowed:
+            for route in app.routes:
+                if isinstance(route, HTTPRoute):
+                    allowed[route.path_format] = ", ".join(sorted(route.methods)).encode()
+        methods = allowed.get(scope.get("path_template", ""))
+        if methods is not None:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+            message["headers"] = [*headers, (b"allow", methods)]
+
+    return list_methods
 
 
 def security_headers(settings: Settings) -> dict[str, str]:
@@ -202,6 +290,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         ),
         debug=False,
     )
+    app.before_send.append(allow_header(app))
     finalize(app)
     # outermost, so requests no route matched are logged too (by a placeholder, not their path)
     app.asgi_handler = request_log(app.asgi_handler)

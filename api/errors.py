@@ -165,6 +165,8 @@ def _field_error(item: dict[str, Any]) -> FieldError:
     if unknown:
         pointer = (pointer.rstrip("/") if pointer != "#" else "#") + "/" + unknown.group(1)
         message = "unknown field"
+    if source == "header":
+        key = key.replace("_", "-").lower()  # the header's name, not the handler's argument
     if source != "body":
         pointer = f"#/{source}/{key}" if key else f"#/{source}"
     return FieldError(pointer=pointer, detail=message.replace("`", ""))

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from schemas.common import DisplayName, Email, NextCursor, Password, ShortText
+from schemas.common import DisplayName, Email, NextCursor, Password
 
 Id = Annotated[UUID, Meta(examples=["9b2f0c1e-6a4d-4f7e-9a51-0c3e2b7d8f10"])]
 When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]
@@ -61,6 +61,10 @@ RecoveryCode = Annotated[
         examples=["k7m2p-x9qrt"],
     ),
 ]
+SessionLabel = Annotated[
+    str,
+    Meta(max_length=60, pattern=r"^[^\x00]*$", description="Names the device", examples=["Phone"]),
+]
 CurrentPassword = Annotated[
     str, Meta(max_length=200, pattern=r"^[^\x00]*$", examples=["correct horse battery"])
 ]
@@ -72,7 +76,7 @@ class SessionCreate(Struct, forbid_unknown_fields=True):
 
     email: Annotated[str, Meta(max_length=254, pattern=r"^[^\x00]*$", examples=["ana@example.org"])]
     password: CurrentPassword
-    label: ShortText | None = None
+    label: SessionLabel | None = None
     totp_code: TotpCode | None = None
     recovery_code: RecoveryCode | None = None
 

@@ -9,7 +9,7 @@ Email = Annotated[
     Meta(
         min_length=3,
         max_length=254,
-        pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f\ufeff]+@[^@\s\x00-\x1f\x7f-\x9f\ufeff]+\.[^@\s\x00-\x1f\x7f-\x9f\ufeff]+$",
         description="An email address (compared case-insensitively)",
         examples=["ana@example.org"],
     ),
@@ -60,8 +60,17 @@ LongText = Annotated[
 ]
 Url = Annotated[
     str,
-    Meta(max_length=2000, pattern=r"^https?://[^\s\x00]+$", examples=["https://example.org"]),
+    Meta(
+        max_length=2000,
+        pattern=r"^https?://[^\s\x00-\x1f\x7f-\x9f\ufeff]+$",
+        examples=["https://example.org"],
+    ),
 ]
+#: `lat,lon` in decimal degrees within range, e.g. `32.53,-117.04` (for `near=` filters)
+NEAR_PATTERN = (
+    r"^-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?),"
+    r"-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?)$"
+)
 NextCursor = Annotated[
     str | None,
     Meta(

@@ -25,7 +25,7 @@ Alias = Annotated[
     Meta(
         min_length=1,
         max_length=100,
-        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f\ufeff][^\x00-\x1f\x7f-\x9f]*$",
         description="Any name you like; an alias or initials are enough",
         examples=["Lupe"],
     ),
@@ -35,7 +35,7 @@ Contact = Annotated[
     Meta(
         min_length=3,
         max_length=200,
-        pattern=r"^([^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+|\+?[0-9][0-9 ().\-]{4,40})$",
+        pattern=r"^([^@\s\x00-\x1f\x7f-\x9f\ufeff]+@[^@\s\x00-\x1f\x7f-\x9f\ufeff]+\.[^@\s\x00-\x1f\x7f-\x9f\ufeff]+|\+?[0-9][0-9 ().\-]{4,40})$",
         description="Optional email or phone, so organizers can reach you; encrypted at rest",
         examples=["+1 619 555 0100"],
     ),

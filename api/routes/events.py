@@ -19,6 +19,7 @@ from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
 from api.services import events, jsonld, series
 from api.services.accounts import Caller
+from schemas.common import NEAR_PATTERN
 from schemas.events import (
     Cohost,
     CohostAdd,
@@ -71,6 +72,7 @@ NearQuery = Annotated[
     str | None,
     QueryParameter(
         max_length=60,
+        pattern=NEAR_PATTERN,
         description="`lat,lon`: sort by distance and return `distance_km` (needs radius_km)",
     ),
 ]

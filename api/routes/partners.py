@@ -93,7 +93,7 @@ class ApiKeyController(Controller):
 class PartnerController(Controller):
     tags = ["partners"]
 
-    @get("/v1/partner/events", opt={"problems": (401, 403)})
+    @get("/v1/partner/events", opt={"problems": (401, 403), "auth": "required"})
     async def sync_partner_events(
         self,
         conn: NamedDependency[asyncpg.Connection],
@@ -110,7 +110,7 @@ class PartnerController(Controller):
         page = await partner_sync.sync_events(conn, partner, settings.public_url, since, limit)
         return Response(page, headers=_headers(partner, _NO_STORE))
 
-    @get("/v1/osdi/events", opt={"problems": (401, 403, 404)})
+    @get("/v1/osdi/events", media_type=osdi.MEDIA_TYPE, opt={"problems": (401, 403, 404)})
     async def list_osdi_events(
         self,
         conn: NamedDependency[asyncpg.Connection],
@@ -134,7 +134,11 @@ class PartnerController(Controller):
         )
         return Response(page, media_type=osdi.MEDIA_TYPE, headers=_headers(partner))
 
-    @get("/v1/osdi/events/{osdi_id:uuid}", opt={"problems": (401, 403, 404)})
+    @get(
+        "/v1/osdi/events/{osdi_id:uuid}",
+        media_type=osdi.MEDIA_TYPE,
+        opt={"problems": (401, 403, 404)},
+    )
     async def get_osdi_event(
         self,
         conn: NamedDependency[asyncpg.Connection],

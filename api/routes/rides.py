@@ -17,6 +17,7 @@ from api.pagination import Cursor, Limit, link_header
 from api.services import rides
 from api.services.accounts import Caller
 from api.services.events import parse_near
+from schemas.common import NEAR_PATTERN
 from schemas.problems import FieldError
 from schemas.rides import (
     Leg,
@@ -38,6 +39,7 @@ NearQuery = Annotated[
     str | None,
     QueryParameter(
         max_length=60,
+        pattern=NEAR_PATTERN,
         description="`lat,lon` of where you leave from: nearest first, with `distance_km` "
         "(needs radius_km)",
     ),

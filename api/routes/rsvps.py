@@ -34,6 +34,9 @@ IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
+        min_length=16,
+        max_length=255,
+        pattern=r"^[!-~]+$",
         description=(
             "Retry safely: a repeat within 24 h with the same key and body returns the same RSVP "
             "(201, with `Idempotent-Replayed: true`) and never makes a second one. 16–255 "
