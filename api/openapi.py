@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 import yaml
 from litestar import Litestar
+from litestar.enums import ParamType
 from litestar.openapi.spec import (
     Components,
+    Discriminator,
     OpenAPI,
+    OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
+    Parameter,
     Reference,
     Schema,
     SecurityScheme,
@@ -77,18 +82,126 @@ def _problem_response(status: int) -> OpenAPIResponse:
     )
 
 
+# ---------------------------------------------------------------- request bodies, exactly
+
+_KEYWORDS = {"not": "schema_not", "if": "schema_if", "else": "schema_else"}
+_ONE = {"items", "property_names", "contains", "schema_not", "schema_if", "then", "schema_else"}
+_MANY = {"all_of", "any_of", "one_of", "prefix_items"}
+_FORMATS = {f.value for f in OpenAPIFormat}
+
+
+def _spec(body: dict[str, Any]) -> Schema | Reference:
+    """A JSON Schema (msgspec's) as Litestar's spec objects."""
+    if "$ref" in body:
+        return Reference(ref=body["$ref"])
+    kwargs: dict[str, Any] = {}
+    for key, value in body.items():
+        name = _KEYWORDS.get(key) or re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+        if name == "properties":
+            value = {k: _spec(v) for k, v in value.items()}
+        elif name in _ONE or (name == "additional_properties" and isinstance(value, dict)):
+            value = _spec(value)
+        elif name in _MANY:
+            value = [_spec(v) for v in value]
+        elif name == "type":
+            value = (
+                OpenAPIType(value) if isinstance(value, str) else [OpenAPIType(v) for v in value]
+            )
+        elif name == "format" and value in _FORMATS:
+            value = OpenAPIFormat(value)
+        elif name == "discriminator":
+            value = Discriminator(property_name=value["propertyName"], mapping=value.get("mapping"))
+        kwargs[name] = value
+    if "any_of" in kwargs and any(
+        isinstance(v, Schema) and v.type == OpenAPIType.NULL for v in kwargs["any_of"]
+    ):
+        kwargs["one_of"] = kwargs.pop("any_of")  # `X | None`: exactly one branch matches
+    return Schema(**kwargs)
+
+
+def _request_body_components(app: Litestar) -> dict[str, Schema]:
+    """The schemas of every request body, as msgspec validates them.
+
+    Litestar's own schemas drop what msgspec enforces inside dicts and lists (the keys and
+    values of a texts-by-language map, the length of each list item) and do not say that
+    unknown fields are refused; clients and contract tests would then send bodies that look
+    valid and get 400. msgspec's schemas are exact, so request bodies are described by them.
+    """
+    types = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is not None and handler.include_in_schema:
+                types.append(data.annotation)
+    _, components = msgspec.json.schema_components(
+        types, ref_template="#/components/schemas/{name}"
+    )
+    specs = {name: _spec(body) for name, body in components.items()}
+    return {name: spec for name, spec in specs.items() if isinstance(spec, Schema)}
+
+
+def _security(handler: Any, declared: set[int]) -> list[dict[str, list[str]]] | None:
+    """Required when the handler needs a signed-in account (or says so); optional when a
+    token only changes what the caller sees (a bad one still gets 401)."""
+    if 401 not in declared:
+        return None
+    required = handler is None or (
+        "account" in handler.parsed_fn_signature.parameters or handler.opt.get("auth") == "required"
+    )
+    return [{"bearerAuth": []}] if required else [{}, {"bearerAuth": []}]
+
+
+_NOT_MODIFIED_HEADERS = {"if-none-match", "if-modified-since"}
+_BOUNDS = {
+    "gt": "exclusive_minimum",
+    "ge": "minimum",
+    "lt": "exclusive_maximum",
+    "le": "maximum",
+}
+
+
+def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
+    """A header is present or absent, never null: drop Litestar's `null` branch (a client would
+    send the text "None"; the query reads `null` as absent, so it keeps it); and keep the
+    bounds Litestar drops from optional numbers."""
+    schema = parameter.schema
+    if not isinstance(schema, Schema):
+        return
+    branches = (schema.one_of or []) if parameter.param_in != ParamType.QUERY else []
+    concrete = [b for b in branches if not (isinstance(b, Schema) and b.type == OpenAPIType.NULL)]
+    if len(branches) == 2 and len(concrete) == 1 and isinstance(concrete[0], Schema):
+        schema.one_of = None
+        for name, value in vars(concrete[0]).items():
+            if value is not None and getattr(schema, name, None) is None:
+                setattr(schema, name, value)
+    if handler is None:
+        return
+    for field_name, field in handler.parsed_fn_signature.parameters.items():
+        definition = field.kwarg_definition
+        if (getattr(definition, "name", None) or field_name) != parameter.name:
+            continue
+        for bound, keyword in _BOUNDS.items():
+            value = getattr(definition, bound, None)
+            if value is not None and getattr(schema, keyword) is None:
+                setattr(schema, keyword, value)
+
+
 def finalize(app: Litestar) -> OpenAPI:
-    """Replace every error response with problem+json and declare which need a bearer token."""
+    """Replace every error response with problem+json, describe request bodies exactly, and
+    declare which operations need a bearer token and which only accept one."""
     schema = app.openapi_schema
     problems: dict[tuple[str, str], tuple[int, ...]] = {}
+    handlers: dict[tuple[str, str], Any] = {}
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
             for method in handler.http_methods:
                 problems[(route.path_format, method.lower())] = tuple(
                     handler.opt.get("problems", ())
                 )
+                handlers[(route.path_format, method.lower())] = handler
     schema.components = schema.components or Components()
     schemas = dict(schema.components.schemas or {})
+    schemas.update(_request_body_components(app))
     schemas.update(_problem_components())
     schema.components.schemas = dict(sorted(schemas.items()))
     schema.components.security_schemes = {
@@ -108,11 +221,26 @@ def finalize(app: Litestar) -> OpenAPI:
             responses = {
                 code: resp for code, resp in (operation.responses or {}).items() if int(code) < 400
             }
+            conditional = {
+                p.name.lower() for p in operation.parameters or [] if isinstance(p, Parameter)
+            } & _NOT_MODIFIED_HEADERS
+            if conditional and "304" not in responses:
+                responses["304"] = OpenAPIResponse(
+                    description="Not modified since the ETag or date the request named"
+                )
             for status in sorted(declared):
                 responses[str(status)] = _problem_response(status)
             operation.responses = responses
-            if 401 in declared:
-                operation.security = [{"bearerAuth": []}]
+            handler = handlers.get((path, method))
+            for parameter in operation.parameters or []:
+                if isinstance(parameter, Parameter):
+                    _tidy_parameter(parameter, handler)
+            data = handler.parsed_fn_signature.parameters.get("data") if handler else None
+            if operation.request_body is not None and data is not None and data.has_default:
+                operation.request_body.required = False  # e.g. a feed token's optional label
+            security = _security(handler, declared)
+            if security is not None:
+                operation.security = security
     return schema
 
 
