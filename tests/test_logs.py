@@ -193,4 +193,3 @@ def test_serve_logging_keeps_uvicorn_errors_and_drops_its_access_log():
     assert config["loggers"]["uvicorn.access"]["propagate"] is False
     assert config["loggers"]["uvicorn.error"]["handlers"] == ["stderr"]
     assert config["loggers"]["caravan.request"]["handlers"] == ["requests"]
-
