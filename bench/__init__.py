@@ -1,0 +1,1 @@
+"""Benchmark: seeding and the load-driving harness (`make bench`)."""
