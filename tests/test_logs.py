@@ -103,6 +103,24 @@ async def test_secrets_in_paths_reach_neither_the_logs_nor_the_database(tmp_path
             feed = await http.post("/v1/me/feed-tokens", json={"label": "phone"}, headers=auth)
             if feed.status_code == 201:
                 secrets["feed token"] = feed.json()["token"]
+            key = await http.post(
+                "/v1/orgs/logs-org/api-keys",
+                json={"name": "Coalition site", "scopes": ["events:read"]},
+                headers=auth,
+            )
+            assert key.status_code == 201, key.text
+            secrets["API key"] = key.json()["key"]
+            hook = await http.post(
+                "/v1/orgs/logs-org/webhooks",
+                json={"url": "https://partner.example/hooks", "event_types": ["event.created"]},
+                headers=auth,
+            )
+            assert hook.status_code == 201, hook.text
+            secrets["webhook secret"] = hook.json()["secret"]
+            partner = await http.get(
+                "/v1/partner/events", headers={"Authorization": f"Bearer {secrets['API key']}"}
+            )
+            assert partner.status_code == 200, partner.text
 
             paths = [
                 f"/v1/events/shared/{share_token}",

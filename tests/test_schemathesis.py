@@ -9,6 +9,7 @@ parameters, so generated requests reach the handlers and the database instead of
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -177,6 +178,7 @@ async def test_schemathesis_finds_no_failure_with_all_checks_on(tmp_path):
 # Each finding of the run above, pinned by a fast test of its own.
 
 
+@functools.cache
 def _document() -> dict[str, Any]:
     return yaml.safe_load(OPENAPI.read_text())  # type: ignore[no-any-return]
 
