@@ -63,7 +63,7 @@ SELECT o.id,
        CASE WHEN g % 20 <> 0 AND g % 25 = 0 THEN 'weather' END,
        CASE WHEN g % 20 <> 0 AND g % 25 = 0 THEN now() - interval '1 day' END
   FROM generate_series(1, $1) g
-  JOIN o ON o.n = g % $2
+  JOIN o ON o.n = (g / 3) % $2  -- not g % $2: statuses below follow g % 20, g % 25, …
   JOIN cities c ON c.i = g % 10
   CROSS JOIN words
 """
