@@ -38,7 +38,7 @@ from api.request_log import request_log
 from api.response_cache import ResponseCache
 from api.routes.accounts import AccountController, SessionController, TwoFactorController
 from api.routes.audit import AuditController
-from api.routes.events import EventController, SeriesController
+from api.routes.events import EventController, SeriesController, cached_list_response
 from api.routes.feed_imports import FeedImportController
 from api.routes.feeds import FeedController, FeedTokenController, public_url_middleware
 from api.routes.health import HealthController
@@ -72,8 +72,9 @@ class UnsupportedMediaType(ProblemError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
-async def check_request_shape(request: Request[Any, Any, Any]) -> None:
-    """Refuse non-JSON bodies (415) and NUL characters anywhere in the input (400) up front."""
+async def check_request_shape(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """Refuse non-JSON bodies (415) and NUL characters anywhere in the input (400) up front;
+    answer cacheable public lists from the cache before any dependency runs."""
     if (
         "\x00" in request.url.path
         or "\x00" in (request.url.query or "")
@@ -82,7 +83,9 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> None:
         raise BadRequest("The request contains a NUL character, which no field accepts.")
     _check_query_times(request)
     if request.method not in ("POST", "PUT", "PATCH"):
-        return
+        if request.route_handler.opt.get("public_cache"):
+            return await cached_list_response(request)
+        return None
     body = await request.body()
     if not body:
         return

@@ -26,7 +26,9 @@ async def test_anonymous_list_is_served_from_cache_until_an_event_changes(client
 
     # A real change moves the counter: the next anonymous list shows it at once.
     patched = await client.patch(
-        f"/v1/events/{event['id']}", json={"title": {"en": "Vigil moved"}}, headers=organizer.headers
+        f"/v1/events/{event['id']}",
+        json={"title": {"en": "Vigil moved"}},
+        headers=organizer.headers,
     )
     assert patched.status_code == 200
     fresh = await client.get("/v1/events")
@@ -46,3 +48,13 @@ async def test_cached_list_still_answers_304_and_keeps_its_link_header(client):
     )
     assert not_modified.status_code == 304
     assert not_modified.content == b""
+
+
+async def test_cached_answers_carry_the_same_headers_as_fresh_ones(client):
+    organizer = await sign_up(client, "Organizer")
+    org = await create_org(client, organizer)
+    await published_event(client, org, organizer)
+    fresh = await client.get("/v1/events")
+    cached = await client.get("/v1/events")
+    for name in ("etag", "vary", "cache-control", "x-content-type-options", "content-type"):
+        assert cached.headers[name] == fresh.headers[name], name

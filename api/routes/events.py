@@ -10,11 +10,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from api.config import Settings
+from api.deps import provide_languages
 from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
 from api.services import events, jsonld, series
@@ -147,6 +147,31 @@ def _cached_page(
     return _encoded_page(body, _etag(body), if_none_match, headers)
 
 
+_CACHE_KEY = "public_list_cache_key"
+
+
+async def cached_list_response(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """An anonymous discovery page straight from the encoded-response cache, before any
+    dependency runs: one indexed lookup on a pooled connection, no transaction, no query.
+
+    Anonymous lists are the same for everyone; the key holds the events' change counter, so
+    any change makes a new key (see ResponseCache for the few seconds a race may last).
+    """
+    if request.headers.get("authorization"):
+        return None
+    state = request.app.state
+    async with state.pool.acquire(timeout=state.settings.pool_acquire_timeout_s) as conn:
+        version = await events.events_version(conn)
+    key = (version, request.url.query, tuple(provide_languages(request)))
+    hit = state.response_cache.get(key)
+    if hit is None:
+        request.state[_CACHE_KEY] = key
+        return None
+    return _encoded_page(
+        hit.body, hit.etag, request.headers.get("if-none-match"), dict(hit.headers)
+    )
+
+
 class EventController(Controller):
     tags = ["events"]
 
@@ -207,14 +232,13 @@ class EventController(Controller):
             ),
         )
 
-    @get("/v1/events", opt={"problems": (401, 422)})
+    @get("/v1/events", opt={"problems": (401, 422), "public_cache": True})
     async def list_events(
         self,
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         request: Request[Any, Any, Any],
-        state: State,
         if_none_match: IfNoneMatch = None,
         from_: FromQuery = None,
         to: ToQuery = None,
@@ -232,15 +256,8 @@ class EventController(Controller):
     ) -> Response[EventPage]:
         """Find upcoming public events (and your orgs' members-only ones): by time, kind, tag,
         org, language, words, or distance from a point."""
-        # Anonymous lists are the same for everyone: serve them from the encoded-response
-        # cache while no event changed (one index lookup instead of the whole query).
-        cache_key = None
-        if caller is None:
-            version = await events.events_version(conn)
-            cache_key = (version, request.url.query, tuple(languages))
-            hit = state.response_cache.get(cache_key)
-            if hit is not None:
-                return _encoded_page(hit.body, hit.etag, if_none_match, dict(hit.headers))
+        # a miss of cached_list_response (below) left the key to store this page under
+        cache_key = request.state.get(_CACHE_KEY) if caller is None else None
         query = events.EventQuery(
             starts_from=_aware("from", from_),
             starts_to=_aware("to", to),
@@ -274,7 +291,7 @@ class EventController(Controller):
         body = msgspec.json.encode(page)
         etag = _etag(body)
         if cache_key is not None:
-            state.response_cache.put(cache_key, body, etag, headers)
+            request.app.state.response_cache.put(cache_key, body, etag, headers)
         return _encoded_page(body, etag, if_none_match, headers)
 
     @get("/v1/events/{event_id:uuid}", opt={"problems": (404,)})
