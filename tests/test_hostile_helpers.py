@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.events_helpers import in_days, published_event
+from tests.events_helpers import event_body, in_days, published_event
 from tests.people import Person, create_org, join, sign_up
 from tests.rides_helpers import offer_ride
 from tests.trips_helpers import add_item, apply, open_trip_for
@@ -54,6 +54,16 @@ def operations(document: dict[str, Any] | None = None) -> list[Operation]:
     ]
 
 
+#: path parameters whose seeded value depends on the path: (name, path) → key in Seed.ids
+PATH_KEYS = {
+    ("token", "/v1/feeds/{token}/calendar.ics"): "feed_token",
+    ("token", "/v1/events/shared/{token}"): "share_token",
+    ("token", "/v1/events/shared/{token}/calendar.ics"): "share_token",
+    ("slug", "/v1/events/{event_id}/cohosts/{slug}"): "cohost_slug",
+    ("slug", "/v1/trips/{trip_id}/cohosts/{slug}"): "cohost_slug",
+}
+
+
 @dataclass
 class Seed:
     """The ids a request path may need, and the people who own them."""
@@ -64,7 +74,7 @@ class Seed:
 
     def path_value(self, path: str, name: str, schema: dict[str, Any]) -> str:
         """A real id for a path parameter where the seed has one, else a well-formed unknown."""
-        key = name
+        key = PATH_KEYS.get((name, path), name)
         if name == "item_id" and "/checklist/" in path:
             key = "checklist_item_id"
         if key in self.ids:
@@ -174,6 +184,29 @@ async def seed(client: httpx.AsyncClient) -> Seed:
     )
     if body := await _created(key):
         s.ids["key_id"] = body["api_key"]["id"]
+    private = await client.post(
+        f"/v1/orgs/{org['slug']}/events",
+        json=event_body(visibility="private", starts_at=in_days(9)),
+        headers=auth,
+    )
+    if body := await _created(private):
+        s.ids["share_token"] = body["share_url"].rsplit("/", 1)[-1]
+        await client.post(f"/v1/events/{body['id']}/publish", headers=auth)
+    feed_token = await client.post("/v1/me/feed-tokens", json={"label": "phone"}, headers=auth)
+    if body := await _created(feed_token):
+        s.ids["feed_token"] = body["token"]
+    series = await client.post(
+        f"/v1/orgs/{org['slug']}/series",
+        json={"template": event_body(starts_at=in_days(5)), "frequency": "weekly", "count": 3},
+        headers=auth,
+    )
+    if body := await _created(series):
+        s.ids["series_id"] = body["id"]
+        s.ids["index"] = "1"
+    cohost = await create_org(client, owner)
+    s.ids["cohost_slug"] = cohost["slug"]
+    for kind, id_ in (("events", event["id"]), ("trips", trip["id"])):
+        await client.post(f"/v1/{kind}/{id_}/cohosts", json={"org": cohost["slug"]}, headers=auth)
     sessions = await client.get("/v1/me/sessions", headers=auth)
     if sessions.status_code == 200 and sessions.json().get("items"):
         s.ids["session_id"] = sessions.json()["items"][0]["id"]

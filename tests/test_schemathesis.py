@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from tests.conftest import create_test_database, drop_test_database
-from tests.events_helpers import published_event
+from tests.events_helpers import event_body, published_event
 from tests.live_server import LiveServer
 from tests.people import PASSWORD, sign_up
 from tests.problems import assert_problem
-from tests.test_hostile_helpers import OPENAPI, seed
+from tests.test_hostile_helpers import OPENAPI, PATH_KEYS, seed
 
 ST = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "st"
 #: examples per operation and phase: the whole run stays around a minute on two cores
@@ -74,6 +74,16 @@ def before_load_schema(context, raw_schema):
 #: operations that end the caller's session or change its password: they run as a separate
 #: account so the owner's token stays valid for the rest of the run
 OWN_SESSION_PATHS = ("/v1/sessions/current", "/v1/me/sessions/{session_id}", "/v1/me/password")
+#: operations only the seeded member may take: the ride's driver, the trip's applicant
+MEMBER_PATHS = (
+    "/v1/ride-offers/{offer_id}",
+    "/v1/ride-offers/{offer_id}/cancel",
+    "/v1/ride-bookings/{booking_id}/confirm",
+    "/v1/ride-bookings/{booking_id}/decline",
+    "/v1/trip-applications/{application_id}/withdraw",
+    "/v1/trip-applications/{application_id}/participant-data",
+    "/v1/trips/{trip_id}/applications/mine",
+)
 
 
 def st_binary() -> Path:
@@ -97,7 +107,9 @@ def _toml_value(value: Any) -> str:
     raise TypeError(value)
 
 
-def config_text(base_url: str, token: str, other_token: str, ids: dict[str, str]) -> str:
+def config_text(
+    base_url: str, token: str, other_token: str, member_token: str, ids: dict[str, str]
+) -> str:
     lines = [
         f"base-url = {_toml_value(base_url)}",
         f"headers = {_toml_value({'Authorization': f'Bearer {token}'})}",
@@ -117,15 +129,27 @@ def config_text(base_url: str, token: str, other_token: str, ids: dict[str, str]
         "",
         "[parameters]",
     ]
+    # the seed's values by parameter name, except those that depend on the path (PATH_KEYS)
+    special = set(PATH_KEYS.values()) | {"checklist_item_id"}
     for name, value in sorted(ids.items()):
-        lines.append(f"{json.dumps('path.' + name)} = {_toml_value(value)}")
-    for path in OWN_SESSION_PATHS:
-        lines += [
+        if name not in special:
+            lines.append(f"{json.dumps('path.' + name)} = {_toml_value(value)}")
+
+    def operation(path: str, **settings: Any) -> list[str]:
+        return [
             "",
             "[[operations]]",
             f"include-path = {_toml_value(path)}",
-            f"headers = {_toml_value({'Authorization': f'Bearer {other_token}'})}",
+            *(f"{key} = {_toml_value(value)}" for key, value in settings.items()),
         ]
+
+    for path in OWN_SESSION_PATHS:
+        lines += operation(path, headers={"Authorization": f"Bearer {other_token}"})
+    for path in MEMBER_PATHS:
+        lines += operation(path, headers={"Authorization": f"Bearer {member_token}"})
+    for (name, path), key in sorted(PATH_KEYS.items()):
+        if key in ids:
+            lines += operation(path, parameters={f"path.{name}": ids[key]})
     return "\n".join(lines) + "\n"
 
 
@@ -138,9 +162,16 @@ async def test_schemathesis_finds_no_failure_with_all_checks_on(tmp_path):
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             seeded = await seed(http)
             other = await sign_up(http, "Sessions")
-        ids = {k: v for k, v in seeded.ids.items() if k != "checklist_item_id"}
         config = tmp_path / "schemathesis.toml"
-        config.write_text(config_text(server.base_url, seeded.owner.token, other.token, ids))
+        config.write_text(
+            config_text(
+                server.base_url,
+                seeded.owner.token,
+                other.token,
+                seeded.member.token,
+                seeded.ids,
+            )
+        )
         command = [
             str(st_binary()),
             "--config-file",
@@ -274,3 +305,24 @@ def test_the_contract_documents_media_types_headers_and_not_modified():
     assert key["schema"]["minLength"] == 16 and key["schema"]["type"] == "string"
     radius = next(p for p in paths["/v1/events"]["get"]["parameters"] if p["name"] == "radius_km")
     assert radius["schema"]["exclusiveMinimum"] == 0
+
+
+async def test_an_unknown_time_zone_when_moving_a_series_occurrence_is_a_422_not_a_500(client):
+    ana = await sign_up(client, "Ana")
+    org = await client.post(
+        "/v1/orgs", json={"slug": "series-tz", "name": "S", "timezone": "UTC"}, headers=ana.headers
+    )
+    assert org.status_code == 201, org.text
+    series = await client.post(
+        "/v1/orgs/series-tz/series",
+        json={"template": event_body(), "frequency": "weekly", "count": 3},
+        headers=ana.headers,
+    )
+    assert series.status_code == 201, series.text
+    moved = await client.patch(
+        f"/v1/series/{series.json()['id']}/occurrences/1",
+        params={"scope": "this"},
+        json={"starts_at": "2030-01-01T10:00:00Z", "timezone": "Nowhere/Atlantis"},
+        headers=ana.headers,
+    )
+    assert_problem(moved, 422, "rule-violation", pointer="#/timezone")

@@ -15,6 +15,7 @@ from msgspec import UNSET, structs
 from api.errors import NotFound, RuleViolation
 from api.guards import require_org_role
 from api.services import events as event_rules
+from api.services.orgs import check_timezone
 from db.queries import events
 from db.queries.outbox import insert_outbox_entry
 from schemas.events import EventPatch, Series, SeriesCreate
@@ -182,6 +183,8 @@ def _shifted_patch(
     wall-clock amount (and gives it the same length), in its own time zone."""
     if data.starts_at is UNSET and data.ends_at is UNSET:
         return data
+    if isinstance(data.timezone, str):
+        check_timezone(data.timezone)  # before it is used: an unknown zone is a 422, not a 500
     tz = ZoneInfo(data.timezone if isinstance(data.timezone, str) else target["timezone"])
     old_start = _local(target["starts_at"], tz)
     new_start = _local(
