@@ -102,6 +102,46 @@ async def seed(url: str, events: int) -> dict[str, Any]:
             account.id,
             token_hash(token),
         )
+        # an org feed of ~1,000 events, a personal feed of ~1,000 RSVPs, a partner key
+        await conn.execute(
+            """
+            INSERT INTO events (org_id, kind, title, description, languages, starts_at, ends_at,
+                                timezone, area, public_lat, public_lon, venue_name, venue_lat,
+                                venue_lon, status, published_at)
+            SELECT o.id, 'vigil', jsonb_build_object('en', 'Vigil ' || g, 'es', 'Vigilia ' || g),
+                   jsonb_build_object('en', repeat('Bring candles and water. ', 8)),
+                   ARRAY['en', 'es'], now() + g * interval '7 hours',
+                   now() + g * interval '7 hours' + interval '1 hour', 'America/Tijuana',
+                   'Tijuana', 32.5, -117.0, 'Plaza', 32.5149, -117.0382, 'published', now()
+              FROM orgs o, generate_series(1, 1000) g
+             WHERE o.slug = 'bench-org-1'
+            """
+        )
+        await conn.execute(
+            """
+            INSERT INTO rsvps (event_id, org_id, account_id, alias, status, manage_token_hash)
+            SELECT e.id, e.org_id, $1, 'Bench', 'going', sha256(convert_to(e.id::text, 'UTF8'))
+              FROM events e
+             WHERE e.visibility = 'public' AND e.status = 'published' AND e.starts_at > now()
+             ORDER BY e.starts_at
+             LIMIT 1000
+            """,
+            account.id,
+        )
+        feed_token = new_token("cvn_feed")
+        await conn.execute(
+            "INSERT INTO feed_tokens (account_id, token_hash) VALUES ($1, $2)",
+            account.id,
+            token_hash(feed_token),
+        )
+        api_key = new_token("cvn_key")
+        await conn.execute(
+            "INSERT INTO api_keys (org_id, name, key_hash, hint, scopes) "
+            "SELECT id, 'bench', $1, 'bnch', ARRAY['events:read', 'events:counts'] "
+            "FROM orgs WHERE slug = 'bench-org-1'",
+            token_hash(api_key),
+        )
+        await conn.execute("ANALYZE")
         sample = await conn.fetchval(
             "SELECT id FROM events WHERE status = 'published' AND visibility = 'public' "
             "AND starts_at > now() ORDER BY starts_at LIMIT 1 OFFSET 10"
@@ -110,6 +150,8 @@ async def seed(url: str, events: int) -> dict[str, Any]:
             **counts,
             "seconds": round(time.perf_counter() - started, 1),
             "token": token,
+            "feed_token": feed_token,
+            "api_key": api_key,
             "account_id": str(account.id),
             "sample_event": str(sample),
             "org_slug": "bench-org-1",
@@ -181,6 +223,7 @@ class Server:
                 # the load comes from one address: lift the per-client abuse limits
                 "CARAVAN_RATE_LISTING": "1000000000/60",
                 "CARAVAN_RATE_RSVP_CLIENT": "1000000000/60",
+                "CARAVAN_PARTNER_RATE_LIMIT": "1000000000",
             }
         )
         caravan = shutil.which("caravan", path=str(ROOT / ".venv" / "bin")) or "caravan"
@@ -460,9 +503,33 @@ async def main() -> int:
                 ("GET /v1/events q=asylum", "/v1/events?q=asylum", None),
                 ("GET /v1/events/{id}", f"/v1/events/{seeded['sample_event']}", None),
                 ("GET /v1/events (signed in)", "/v1/events", auth),
+                ("org feed, ~1,000 events", "/v1/orgs/bench-org-1/calendar.ics", None),
+                (
+                    "personal feed, ~1,000 events",
+                    f"/v1/feeds/{seeded['feed_token']}/calendar.ics",
+                    None,
+                ),
+                (
+                    "GET /v1/partner/events?since= (first page)",
+                    "/v1/partner/events?limit=100",
+                    {"Authorization": f"Bearer {seeded['api_key']}"},
+                ),
             ]
             for label, path, headers in scenarios:
                 results.append(wrk(server, label, path, headers=headers, duration=d, connections=c))
+            for label, path in (
+                ("org feed revalidated (304)", "/v1/orgs/bench-org-1/calendar.ics"),
+                (
+                    "personal feed revalidated (304)",
+                    f"/v1/feeds/{seeded['feed_token']}/calendar.ics",
+                ),
+            ):
+                etag = httpx.get(server.base + path, timeout=30).headers.get("etag", "")
+                result = wrk(
+                    server, label, path, headers={"If-None-Match": etag}, duration=d, connections=c
+                )
+                result.note = "304 expected"
+                results.append(result)
             http, direct = await rsvp_burst(server.base, url)
             results += [http, direct]
             http.ratio_to_pipeline = round(http.extra["seconds"] / direct.extra["seconds"], 2)
