@@ -167,9 +167,9 @@ class Display(Struct):
     """The texts in the language chosen for the caller (`lang`, else Accept-Language)."""
 
     lang: Annotated[str, Meta(examples=["es"])]
-    title: str
-    summary: str
-    description: str
+    title: Annotated[str, Meta(description="The title in the chosen language")]
+    summary: Annotated[str, Meta(description="The summary in the chosen language")]
+    description: Annotated[str, Meta(description="The description in the chosen language")]
 
 
 class Location(Struct):
@@ -273,7 +273,7 @@ class Cohost(Struct):
     """A co-hosting organization."""
 
     org: Slug
-    name: str
+    name: Annotated[str, Meta(description="The co-hosting organization's name")]
     can_see_attendees: bool
     created_at: When
 
@@ -301,10 +301,10 @@ class SeriesCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 class Series(Struct, kw_only=True):
     """A series and its occurrences (those this caller may see)."""
 
-    id: UUID
+    id: Annotated[UUID, Meta(description="The series id")]
     org: Slug
     frequency: Frequency
-    interval: int
+    interval: Annotated[int, Meta(description="Every how many weeks or months")]
     until_date: date | None
     count: int | None
     timezone: Timezone

@@ -194,25 +194,25 @@ class TripDisplay(Struct):
     """The texts in the language chosen for the caller (`lang`, else Accept-Language)."""
 
     lang: Annotated[str, Meta(examples=["es"])]
-    title: str
-    summary: str
-    description: str
+    title: Annotated[str, Meta(description="The title in the chosen language")]
+    summary: Annotated[str, Meta(description="The summary in the chosen language")]
+    description: Annotated[str, Meta(description="The description in the chosen language")]
     requirements: list[str]
-    cost_notes: str
+    cost_notes: Annotated[str, Meta(description="Cost notes in the chosen language")]
 
 
 class MyApplicationRef(Struct):
     """The caller's own live application to this trip."""
 
-    id: UUID
+    id: Annotated[UUID, Meta(description="Your application id")]
     status: ApplicationStatus
 
 
 class TripLinks(Struct):
     self: Annotated[str, Meta(examples=["/v1/trips/7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"])]
     org: Annotated[str, Meta(examples=["/v1/orgs/frontera-unida"])]
-    itinerary: str
-    applications: str
+    itinerary: Annotated[str, Meta(description="The trip's itinerary")]
+    applications: Annotated[str, Meta(description="Where to apply or list applications")]
 
 
 class Trip(Struct, kw_only=True):
@@ -237,9 +237,9 @@ class Trip(Struct, kw_only=True):
     visibility: TripVisibility
     status: TripStatus
     cancel_reason: str | None
-    capacity: int
+    capacity: Annotated[int, Meta(description="Places on the trip")]
     places_taken: Annotated[int, Meta(description="Accepted participants")]
-    spots_left: int
+    spots_left: Annotated[int, Meta(description="Places still free")]
     application_deadline: When | None
     accepting_applications: Annotated[
         bool, Meta(description="Open (or full, for the waitlist) and before the deadline")
@@ -303,15 +303,15 @@ class ItineraryOrder(Struct, forbid_unknown_fields=True):
 
 class ItemDisplay(Struct):
     lang: Annotated[str, Meta(examples=["es"])]
-    title: str
-    notes: str
+    title: Annotated[str, Meta(description="The title in the chosen language")]
+    notes: Annotated[str, Meta(description="The notes in the chosen language")]
 
 
 class ItineraryItem(Struct, kw_only=True):
     """One step of the trip; its place is as precise as you may know it."""
 
-    id: UUID
-    trip_id: UUID
+    id: Annotated[UUID, Meta(description="The itinerary item id")]
+    trip_id: Annotated[UUID, Meta(description="The trip it belongs to")]
     position: Annotated[int, Meta(description="1-based order within the trip")]
     kind: ItemKind
     title: ShortTexts
@@ -329,7 +329,9 @@ class Itinerary(Struct):
     """The items you may see, in order; `trip_sequence` is the trip's calendar sequence."""
 
     items: list[ItineraryItem]
-    trip_sequence: int
+    trip_sequence: Annotated[
+        int, Meta(description="The trip's calendar sequence (rises with every itinerary change)")
+    ]
 
 
 # ---------------------------------------------------------------- questions
@@ -354,11 +356,11 @@ class QuestionCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Question(Struct, kw_only=True):
-    id: UUID
-    position: int
+    id: Annotated[UUID, Meta(description="The question id")]
+    position: Annotated[int, Meta(description="Order in the form (0 first)")]
     kind: QuestionKind
     prompt: ShortTexts
-    display_prompt: str
+    display_prompt: Annotated[str, Meta(description="The prompt in the caller's language")]
     options: list[QuestionOption]
     required: bool
 
@@ -417,7 +419,7 @@ class ParticipantDataPut(Struct, forbid_unknown_fields=True, kw_only=True):
 class ParticipantData(Struct, kw_only=True):
     """A participant's protected data (the participant and the trip's organizers only)."""
 
-    application_id: UUID
+    application_id: Annotated[UUID, Meta(description="The participant's application")]
     emergency_contact: EmergencyContact | None
     notes: ParticipantNotes | None
     purged_at: Annotated[
@@ -464,8 +466,8 @@ class ApplicationDecision(Struct, forbid_unknown_fields=True, kw_only=True):
 class Application(Struct, kw_only=True):
     """An application, as its applicant or the trip's organizers see it."""
 
-    id: UUID
-    trip_id: UUID
+    id: Annotated[UUID, Meta(description="The application id")]
+    trip_id: Annotated[UUID, Meta(description="The trip applied to")]
     account_id: UUID | None
     display_name: str | None
     status: ApplicationStatus
@@ -480,19 +482,19 @@ class Application(Struct, kw_only=True):
 
 
 class RoleCounts(Struct):
-    applied: int
-    accepted: int
-    waitlisted: int
+    applied: Annotated[int, Meta(description="Applications applied for this role")]
+    accepted: Annotated[int, Meta(description="Applications accepted for this role")]
+    waitlisted: Annotated[int, Meta(description="Applications waitlisted for this role")]
 
 
 class ApplicationCounts(Struct):
     """Applications by status, and by role for the live ones."""
 
-    applied: int
-    accepted: int
-    waitlisted: int
-    declined: int
-    withdrawn: int
+    applied: Annotated[int, Meta(description="Applications applied")]
+    accepted: Annotated[int, Meta(description="Applications accepted")]
+    waitlisted: Annotated[int, Meta(description="Applications waitlisted")]
+    declined: Annotated[int, Meta(description="Applications declined")]
+    withdrawn: Annotated[int, Meta(description="Applications withdrawn")]
     by_role: Annotated[
         dict[str, RoleCounts],
         Meta(examples=[{"interpreter": {"applied": 2, "accepted": 1, "waitlisted": 0}}]),
@@ -530,11 +532,11 @@ class ChecklistItemCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class ChecklistItem(Struct, kw_only=True):
-    id: UUID
-    position: int
+    id: Annotated[UUID, Meta(description="The checklist item id")]
+    position: Annotated[int, Meta(description="Order in the checklist (0 first)")]
     title: ShortTexts
     description: Texts
-    display_title: str
+    display_title: Annotated[str, Meta(description="The title in the caller's language")]
 
 
 class ChecklistMark(Struct, forbid_unknown_fields=True):
@@ -546,7 +548,7 @@ class ChecklistMark(Struct, forbid_unknown_fields=True):
 class ChecklistEntry(Struct):
     """One item for one participant."""
 
-    item_id: UUID
+    item_id: Annotated[UUID, Meta(description="The checklist item")]
     done: bool
     completed_at: When | None
 
@@ -554,7 +556,7 @@ class ChecklistEntry(Struct):
 class ParticipantChecklist(Struct):
     """One accepted participant's checklist state."""
 
-    application_id: UUID
+    application_id: Annotated[UUID, Meta(description="The participant's application")]
     display_name: str | None
     roles: list[Role]
     entries: list[ChecklistEntry]
@@ -578,10 +580,10 @@ class TripAnnouncementCreate(Struct, forbid_unknown_fields=True):
 
 
 class TripAnnouncement(Struct, kw_only=True):
-    id: UUID
-    trip_id: UUID
+    id: Annotated[UUID, Meta(description="The announcement id")]
+    trip_id: Annotated[UUID, Meta(description="The trip it belongs to")]
     body: AnnouncementBody
-    display_body: str
+    display_body: Annotated[str, Meta(description="The body in the caller's language")]
     lang: str | None
     created_at: When
     recipients: Annotated[
