@@ -33,10 +33,15 @@ import httpx
 from dateutil import rrule
 
 from api.config import Settings
-from api.errors import Conflict, NotFound, RuleViolation
+from api.errors import Conflict, NotFound
 from api.pagination import decode_cursor, encode_cursor, split_page
 from api.services.api_keys import Partner, require_org_access
-from api.services.ssrf import BlockedTarget, OutboundPolicy, check_url, guarded_client
+from api.services.ssrf import (
+    BlockedTarget,
+    OutboundPolicy,
+    check_registered_url,
+    guarded_client,
+)
 from db.queries import events as event_queries
 from db.queries import feed_imports as q
 from db.queries.audit import insert_audit_entry
@@ -49,7 +54,6 @@ from schemas.imports import (
     FeedImportRun,
     FeedImportRunPage,
 )
-from schemas.problems import FieldError
 
 IMPORTED_TAG = "imported"
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -619,14 +623,7 @@ def _run(row: asyncpg.Record) -> FeedImportRun:
 
 
 def check_feed_url(url: str, settings: Settings) -> str:
-    try:
-        check_url(url, OutboundPolicy(allow_loopback=settings.outbound_allow_loopback))
-    except BlockedTarget as exc:
-        raise RuleViolation(
-            f"This URL cannot be imported: {exc}",
-            errors=[FieldError(pointer="#/url", detail=str(exc))],
-        ) from None
-    return url
+    return check_registered_url(url, settings.outbound_allow_loopback, "be imported")
 
 
 async def _require(

@@ -22,6 +22,9 @@ from typing import Any
 
 import httpx
 
+from api.errors import RuleViolation
+from schemas.problems import FieldError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -194,3 +197,16 @@ def guarded_client(
         trust_env=False,
         timeout=timeout,
     )
+
+
+def check_registered_url(url: str, allow_loopback: bool, purpose: str) -> str:
+    """Static SSRF rules when a URL is registered (its addresses are checked again at every
+    connection); a refused URL is a 422 naming `purpose` ("be imported", "receive webhooks")."""
+    try:
+        check_url(url, OutboundPolicy(allow_loopback=allow_loopback))
+    except BlockedTarget as exc:
+        raise RuleViolation(
+            f"This URL cannot {purpose}: {exc}",
+            errors=[FieldError(pointer="#/url", detail=str(exc))],
+        ) from None
+    return url

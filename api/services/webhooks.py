@@ -36,14 +36,18 @@ import msgspec
 
 from api.config import Settings
 from api.crypto import DecryptionError, Keyring
-from api.errors import Conflict, NotFound, RuleViolation
+from api.errors import Conflict, NotFound
 from api.pagination import decode_cursor, split_page
 from api.services import encryption
 from api.services.api_keys import Partner, require_org_access
-from api.services.ssrf import BlockedTarget, OutboundPolicy, check_url, guarded_client
+from api.services.ssrf import (
+    BlockedTarget,
+    OutboundPolicy,
+    check_registered_url,
+    guarded_client,
+)
 from db.queries import webhooks as q
 from db.queries.audit import insert_audit_entry
-from schemas.problems import FieldError
 from schemas.webhooks import (
     WebhookDelivery,
     WebhookDeliveryPage,
@@ -138,15 +142,7 @@ def _delivery(row: asyncpg.Record) -> WebhookDelivery:
 
 
 def check_endpoint_url(url: str, settings: Settings) -> str:
-    """Static SSRF rules at registration (addresses are checked again at every send)."""
-    try:
-        check_url(url, OutboundPolicy(allow_loopback=settings.outbound_allow_loopback))
-    except BlockedTarget as exc:
-        raise RuleViolation(
-            f"This URL cannot receive webhooks: {exc}",
-            errors=[FieldError(pointer="#/url", detail=str(exc))],
-        ) from None
-    return url
+    return check_registered_url(url, settings.outbound_allow_loopback, "receive webhooks")
 
 
 def _types(types: Sequence[str]) -> list[str]:
