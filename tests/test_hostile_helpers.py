@@ -207,10 +207,71 @@ async def seed(client: httpx.AsyncClient) -> Seed:
     s.ids["cohost_slug"] = cohost["slug"]
     for kind, id_ in (("events", event["id"]), ("trips", trip["id"])):
         await client.post(f"/v1/{kind}/{id_}/cohosts", json={"org": cohost["slug"]}, headers=auth)
+    await _seed_doomed(client, s, org, event, trip)
     sessions = await client.get("/v1/me/sessions", headers=auth)
     if sessions.status_code == 200 and sessions.json().get("items"):
         s.ids["session_id"] = sessions.json()["items"][0]["id"]
     return s
+
+
+#: DELETE operations get their own victims, so that deleting does not take away what the
+#: other operations work on: (path, parameter) → key in Seed.ids
+DOOMED = {
+    ("/v1/orgs/{slug}/members/{account_id}", "account_id"): "leaver_id",
+    ("/v1/orgs/{slug}/webhooks/{endpoint_id}", "endpoint_id"): "doomed_endpoint_id",
+    ("/v1/orgs/{slug}/feed-imports/{import_id}", "import_id"): "doomed_import_id",
+    ("/v1/orgs/{slug}/api-keys/{key_id}", "key_id"): "doomed_key_id",
+    ("/v1/shifts/{shift_id}", "shift_id"): "doomed_shift_id",
+    ("/v1/trips/{trip_id}/itinerary/{item_id}", "item_id"): "doomed_item_id",
+}
+
+
+async def _seed_doomed(
+    client: httpx.AsyncClient,
+    s: Seed,
+    org: dict[str, Any],
+    event: dict[str, Any],
+    trip: dict[str, Any],
+) -> None:
+    """A second of each thing a DELETE removes (see DOOMED)."""
+    auth = s.owner.headers
+    leaver = await sign_up(client, "Leaver")
+    await join(client, org, s.owner, leaver, "member")
+    s.ids["leaver_id"] = leaver.id
+    starts = in_days(7)
+    creations = {
+        "doomed_endpoint_id": (
+            f"/v1/orgs/{org['slug']}/webhooks",
+            {"url": "https://partner.example/hooks/2", "event_types": ["event.created"]},
+            ("endpoint", "id"),
+        ),
+        "doomed_import_id": (
+            f"/v1/orgs/{org['slug']}/feed-imports",
+            {"url": "https://partner.example/second.ics"},
+            ("id",),
+        ),
+        "doomed_key_id": (
+            f"/v1/orgs/{org['slug']}/api-keys",
+            {"name": "Old site", "scopes": ["events:read"]},
+            ("api_key", "id"),
+        ),
+        "doomed_shift_id": (
+            f"/v1/events/{event['id']}/shifts",
+            {
+                "name": {"en": "Medic"},
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+            },
+            ("id",),
+        ),
+    }
+    for key, (path, body, where) in creations.items():
+        created = await _created(await client.post(path, json=body, headers=auth))
+        if created:
+            for part in where:
+                created = created[part]
+            s.ids[key] = str(created)
+    s.ids["doomed_item_id"] = (await add_item(client, trip, s.owner))["id"]
 
 
 # ------------------------------------------------------------------ bodies from the schema

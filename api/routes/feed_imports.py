@@ -87,7 +87,7 @@ class FeedImportController(Controller):
         found = await feed_imports.get_import(conn, slug, _account_id(caller), partner, import_id)
         return Response(found, headers=_headers(partner))
 
-    @patch(_ONE, opt={"problems": (*_PROBLEMS, 422)})
+    @patch(_ONE, opt={"problems": (*_PROBLEMS, 409, 422)})
     async def update_feed_import(
         self,
         conn: NamedDependency[asyncpg.Connection],
