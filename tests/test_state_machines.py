@@ -15,6 +15,7 @@ import asyncio
 import os
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -37,10 +38,12 @@ from api.crypto import Keyring
 from api.errors import Conflict
 from api.services import rides, rsvps, trip_applications, trips
 from api.services.events import update_event
+from api.services.shifts import create_shift, update_shift
 from db.pool import connect
 from schemas.events import EventPatch
 from schemas.rides import RideBookingCreate
 from schemas.rsvps import RsvpCreate, RsvpPatch
+from schemas.shifts import ShiftCreate, ShiftPatch
 from schemas.trips import ApplicationCreate, TripPatch
 from tests.conftest import SharedConnection, create_test_database, drop_test_database, settings_for
 from tests.events_helpers import published_event
@@ -154,15 +157,44 @@ class Machine(RuleBasedStateMachine):
 
 
 class RsvpMachine(Machine):
+    """RSVPs to the event's own places (or, in ShiftRsvpMachine, to one of its shifts)."""
+
     tokens = Bundle("tokens")
+    IN_SHIFT: ClassVar[bool] = False
+    shift_id: UUID | None = None
 
     @initialize(capacity=st.integers(1, 8))
     def event(self, capacity: int) -> None:
         self.begin()
         w = self.world
-        self.event_id = UUID(
-            w.run(published_event(w.client, w.org, w.organizer, capacity=capacity))["id"]
+        event = w.run(
+            published_event(
+                w.client, w.org, w.organizer, capacity=None if self.IN_SHIFT else capacity
+            )
         )
+        self.event_id = UUID(event["id"])
+        if self.IN_SHIFT:
+            starts = datetime.fromisoformat(event["starts_at"])
+            shift = w.run(
+                create_shift(
+                    w.conn,
+                    self.event_id,
+                    UUID(w.organizer.id),
+                    ShiftCreate(
+                        name={"en": "Marshal"},
+                        starts_at=starts,
+                        ends_at=starts + timedelta(hours=1),
+                        capacity=capacity,
+                    ),
+                    ["en"],
+                )
+            )
+            self.shift_id = shift.id
+
+    @property
+    def pool(self) -> tuple[str, UUID]:
+        """The table that holds the pool's counters, and the pool's id in it."""
+        return ("shifts", self.shift_id) if self.shift_id else ("events", self.event_id)
 
     def _book(self, guests: int) -> str:
         w = self.world
@@ -173,7 +205,7 @@ class RsvpMachine(Machine):
                 w.settings,
                 self.event_id,
                 None,
-                RsvpCreate(alias="Guest", guests=guests),
+                RsvpCreate(alias="Guest", guests=guests, shift_id=self.shift_id),
                 None,
             )
         )
@@ -207,18 +239,23 @@ class RsvpMachine(Machine):
     def change_capacity(self, delta: int | None) -> None:
         """Small steps from where it is (lowering to just below a waiting group is where the
         interesting cases are), or no limit at all (None)."""
-        row = self.fetchrow(
-            "SELECT capacity, places_taken FROM events WHERE id = $1", self.event_id
-        )
+        table, pool_id = self.pool
+        row = self.fetchrow(f"SELECT capacity, places_taken FROM {table} WHERE id = $1", pool_id)
         base = row["capacity"] if row["capacity"] is not None else row["places_taken"]
         capacity = None if delta is None else max(base + delta, 1)
         w = self.world
+        organizer = UUID(w.organizer.id)
+        if self.shift_id is not None:
+            self.step(
+                update_shift(w.conn, self.shift_id, organizer, ShiftPatch(capacity=capacity), [])
+            )
+            return
         self.step(
             update_event(
                 w.conn,
                 w.settings.public_url,
                 self.event_id,
-                UUID(w.organizer.id),
+                organizer,
                 EventPatch(capacity=capacity),
                 ["en"],
             )
@@ -228,18 +265,21 @@ class RsvpMachine(Machine):
     def places_add_up_and_nobody_waits_for_a_free_place(self) -> None:
         if self.tx is None:
             return
+        table, pool_id = self.pool
         row = self.fetchrow(
-            """
-            SELECT e.capacity, e.places_taken, e.places_waitlisted,
+            f"""
+            SELECT p.capacity, p.places_taken, p.places_waitlisted,
                    coalesce(sum(r.places) FILTER (WHERE r.status IN ('going', 'attended')), 0)
                        AS going,
                    coalesce(sum(r.places) FILTER (WHERE r.status = 'waitlisted'), 0) AS waiting
-              FROM events e
-              LEFT JOIN rsvps r ON r.event_id = e.id AND r.shift_id IS NULL
-             WHERE e.id = $1
-             GROUP BY e.id
+              FROM {table} p
+              LEFT JOIN rsvps r ON r.event_id = $2 AND r.shift_id IS NOT DISTINCT FROM $3
+             WHERE p.id = $1
+             GROUP BY p.id
             """,
+            pool_id,
             self.event_id,
+            self.shift_id,
         )
         capacity, taken = row["capacity"], row["places_taken"]
         assert taken == row["going"], dict(row)
@@ -250,10 +290,12 @@ class RsvpMachine(Machine):
             for r in self.fetch(
                 """
                 SELECT places FROM rsvps
-                 WHERE event_id = $1 AND shift_id IS NULL AND status = 'waitlisted'
+                 WHERE event_id = $1 AND shift_id IS NOT DISTINCT FROM $2
+                   AND status = 'waitlisted'
                  ORDER BY arrival
                 """,
                 self.event_id,
+                self.shift_id,
             )
         ]
         # a group larger than the whole capacity can never be admitted: it holds nobody up
@@ -262,6 +304,12 @@ class RsvpMachine(Machine):
             assert queue == [], (dict(row), queue)
         elif admissible:
             assert admissible[0] > capacity - taken, (dict(row), queue)
+
+
+class ShiftRsvpMachine(RsvpMachine):
+    """The same, for a shift: its own pool of places inside an unlimited event."""
+
+    IN_SHIFT = True
 
 
 # ------------------------------------------------------------------ trip places
@@ -432,6 +480,10 @@ def _run(machine: type[Machine], w: World) -> None:
 
 def test_rsvp_places_never_overbook_and_the_waitlist_moves_in_order(shared_world):
     _run(RsvpMachine, shared_world)
+
+
+def test_shift_places_never_overbook_and_the_waitlist_moves_in_order(shared_world):
+    _run(ShiftRsvpMachine, shared_world)
 
 
 def test_trip_places_never_overbook_and_freed_places_go_to_the_waitlist(shared_world):
