@@ -17,6 +17,7 @@ from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.params import QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
@@ -81,7 +82,7 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> Response[Any] 
         or "%00" in (request.url.query or "")
     ):
         raise BadRequest("The request contains a NUL character, which no field accepts.")
-    _check_query_times(request)
+    _check_query(request)
     if request.method not in ("POST", "PUT", "PATCH"):
         if request.route_handler.opt.get("public_cache"):
             return await cached_list_response(request)
@@ -135,29 +136,32 @@ def _integral(value: Any) -> Any:
     return value
 
 
-def _check_query_times(request: Request[Any, Any, Any]) -> None:
-    """Times in the query must be RFC 3339; Litestar would read `to=0.5` as a Unix time."""
+def _query_error(key: str, message: str) -> ValidationException:
+    return ValidationException(
+        detail="Validation failed", extra=[{"message": message, "key": key, "source": "query"}]
+    )
+
+
+def _check_query(request: Request[Any, Any, Any]) -> None:
+    """What Litestar reads leniently from the query: a value given twice where one is
+    expected (it keeps one) and a time that is not RFC 3339 (`to=0.5` is a Unix time)."""
     for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+        definition = field.kwarg_definition
+        if not isinstance(definition, QueryParameter):
+            continue
+        key = definition.name or definition.query or name
+        values = request.query_params.getall(key, [])
+        if len(values) > 1 and not field.is_non_string_sequence:
+            raise _query_error(key, "Given more than once; send it once")
         kinds = get_args(field.annotation) or (field.annotation,)
         kind = next((t for t in (datetime, date) if t in kinds), None)
-        if kind is None or name in request.path_params:
+        if kind is None:
             continue
-        definition = field.kwarg_definition
-        key = getattr(definition, "name", None) or getattr(definition, "query", None) or name
-        for raw in request.query_params.getall(key, []):
+        for raw in values:
             try:
                 msgspec.convert(raw, kind, strict=True)
             except msgspec.ValidationError:
-                raise ValidationException(
-                    detail="Validation failed",
-                    extra=[
-                        {
-                            "message": f"Expected an RFC 3339 {kind.__name__}",
-                            "key": key,
-                            "source": "query",
-                        }
-                    ],
-                ) from None
+                raise _query_error(key, f"Expected an RFC 3339 {kind.__name__}") from None
 
 
 def allow_header(app: Litestar) -> Any:

@@ -337,3 +337,10 @@ async def test_an_unknown_time_zone_when_moving_a_series_occurrence_is_a_422_not
         headers=ana.headers,
     )
     assert_problem(moved, 422, "rule-violation", pointer="#/timezone")
+
+
+async def test_a_query_value_given_twice_where_one_is_expected_is_a_400(client):
+    # Litestar kept one of them silently
+    twice = await client.get("/v1/events?lang=es&lang=en")
+    assert_problem(twice, 400, "invalid-request", pointer="#/query/lang")
+    assert (await client.get("/v1/events?kind=rally&kind=march")).status_code == 200
