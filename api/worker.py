@@ -76,10 +76,17 @@ async def run_worker(
     try:
         while not stop.is_set():
             if loop.time() >= next_housekeeping:
-                async with pool.acquire() as conn:
-                    counts = await run_housekeeping(conn, Retention.from_settings(settings))
-                log.info("housekeeping done: %s", counts)
-                next_housekeeping = loop.time() + interval_s
+                try:
+                    async with pool.acquire() as conn:
+                        counts = await run_housekeeping(conn, Retention.from_settings(settings))
+                except Exception:
+                    # the database is away or busy: nothing was lost (each step is a
+                    # transaction); try again next tick rather than die
+                    log.exception("housekeeping failed; retrying")
+                    next_housekeeping = loop.time() + min(interval_s, 5 * tick_s)
+                else:
+                    log.info("housekeeping done: %s", counts)
+                    next_housekeeping = loop.time() + interval_s
             try:
                 busy = await run_partner_jobs(pool, settings, keyring)
             except Exception:
@@ -93,4 +100,6 @@ async def run_worker(
             except TimeoutError:
                 pass
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         await pool.close()

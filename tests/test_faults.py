@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 
 from api.app import create_app
 from api.crypto import Keyring
-from api.worker import run_partner_jobs
+from api.worker import run_partner_jobs, run_worker
 from db.pool import connect, create_pool, init_connection, server_settings
 from tests.conftest import create_test_database, drop_test_database, settings_for
 from tests.events_helpers import published_event
@@ -354,3 +355,35 @@ def test_an_exception_group_of_outages_is_a_503():
     assert handle_unexpected(None, group).status_code == 503  # type: ignore[arg-type]
     mixed = ExceptionGroup("cleanup", [ConnectionResetError(), KeyError("x")])
     assert handle_unexpected(None, mixed).status_code == 500  # type: ignore[arg-type]
+
+
+async def test_the_worker_rides_out_a_database_outage_and_stops_on_sigterm(
+    live_database_url, caplog
+):
+    caplog.set_level(logging.INFO, logger="caravan.worker")
+    proxy = DatabaseProxy(live_database_url)
+    await proxy.start()
+    settings = settings_for(proxy.url)
+    worker = asyncio.create_task(run_worker(settings, interval_s=0.2, tick_s=0.05))
+    try:
+        await _until(lambda: "housekeeping done" in caplog.text)
+        await proxy.cut()
+        await _until(lambda: "housekeeping failed" in caplog.text)
+        await asyncio.sleep(0.3)
+        assert not worker.done(), "the worker died with the database"
+        caplog.clear()
+        await proxy.restore()
+        await _until(lambda: "housekeeping done" in caplog.text)
+        os.kill(os.getpid(), signal.SIGTERM)  # run_worker's own handler stops it
+        await asyncio.wait_for(worker, ANSWERS_WITHIN_S)
+    finally:
+        if not worker.done():
+            worker.cancel()
+        await proxy.cut()
+
+
+async def _until(condition: Any, timeout_s: float = ANSWERS_WITHIN_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
