@@ -89,7 +89,7 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> Response[Any] 
         return None
     body = await request.body()
     if not body:
-        return
+        return None
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
@@ -99,6 +99,7 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> Response[Any] 
     if b"\\u0000" in body.lower():
         raise BadRequest("The body contains a NUL character (\\u0000), which no field accepts.")
     _check_body_types(request, body)
+    return None
 
 
 _AT_PATH = re.compile(r"`\$\.(.+)`$")

@@ -61,7 +61,7 @@ def _schema_kwargs(body: dict[str, Any]) -> dict[str, Any]:
         if "$ref" in prop:
             props[name] = Reference(ref=prop["$ref"])
         elif prop.get("type") == "array":
-            props[name] = Schema(type="array", items=Reference(ref=prop["items"]["$ref"]))
+            props[name] = Schema(type=OpenAPIType.ARRAY, items=Reference(ref=prop["items"]["$ref"]))
         else:
             kind = prop.get("type")
             props[name] = Schema(

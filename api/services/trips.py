@@ -158,8 +158,8 @@ async def require_trip_organizer(
     Anonymous → 401; a trip the caller may not see → 404; seen but no role → 403.
     `for_update` locks the trip row for the rest of the transaction.
     """
-    require_login(account_id)
-    row = await visible_trip(conn, trip_id, account_id, for_update=for_update)
+    caller = require_login(account_id)
+    row = await visible_trip(conn, trip_id, caller, for_update=for_update)
     if participant_access:
         if not has_participant_access(row):
             raise Forbidden(
@@ -168,7 +168,7 @@ async def require_trip_organizer(
             )
     elif not is_trip_organizer(row):
         raise Forbidden("This needs the organizer role in an organization hosting the trip.")
-    await require_two_factor_for(conn, "trip", trip_id, account_id)
+    await require_two_factor_for(conn, "trip", trip_id, caller)
     return row
 
 
