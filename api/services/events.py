@@ -28,6 +28,7 @@ from msgspec import UNSET
 from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
 from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
+from api.patching import place_columns, sent_fields
 from api.services.orgs import check_timezone
 from api.services.waitlist import promote_waitlist
 from api.texts import choose_language, pick
@@ -379,33 +380,31 @@ def values_from_row(row: asyncpg.Record) -> dict[str, Any]:
 def apply_patch(current: Mapping[str, Any], data: EventPatch) -> dict[str, Any]:
     """The event's writable columns after the PATCH (omitted fields keep their values)."""
     new = dict(current)
-    for field in (
-        "kind",
-        "title",
-        "summary",
-        "description",
-        "starts_at",
-        "ends_at",
-        "timezone",
-        "area",
-        "virtual_url",
-        "visibility",
-        "capacity",
-        "location_policy",
-        "reveal_at",
-        "accessibility_notes",
-        "contact",
-        "hide_counts",
-    ):
-        value = getattr(data, field)
-        if value is not UNSET:
-            new[field] = value
+    new.update(
+        sent_fields(
+            data,
+            (
+                "kind",
+                "title",
+                "summary",
+                "description",
+                "starts_at",
+                "ends_at",
+                "timezone",
+                "area",
+                "virtual_url",
+                "visibility",
+                "capacity",
+                "location_policy",
+                "reveal_at",
+                "accessibility_notes",
+                "contact",
+                "hide_counts",
+            ),
+        )
+    )
     if data.venue is not UNSET:
-        venue = data.venue
-        new["venue_name"] = venue.name if venue else None
-        new["venue_address"] = venue.address if venue else None
-        new["venue_lat"] = venue.lat if venue else None
-        new["venue_lon"] = venue.lon if venue else None
+        new.update(place_columns("venue", data.venue))
     if data.tags is not UNSET:
         new["tags"] = _unique([t.strip().lower() for t in data.tags])
     if data.languages is not UNSET:

@@ -16,6 +16,7 @@ import asyncpg
 from msgspec import UNSET
 
 from api.errors import Conflict, NotFound, RuleViolation
+from api.patching import place_columns, sent_fields
 from api.services import events
 from api.services.trips import (
     Row,
@@ -137,16 +138,11 @@ def values_from_create(data: ItineraryItemCreate) -> dict[str, Any]:
 
 def apply_patch(current: Row, data: ItineraryItemPatch) -> dict[str, Any]:
     new = {c: current[c] for c in itinerary.WRITABLE_COLUMNS}
-    for field in ("kind", "title", "notes", "starts_at", "ends_at", "area", "visibility"):
-        value = getattr(data, field)
-        if value is not UNSET:
-            new[field] = value
+    new.update(
+        sent_fields(data, ("kind", "title", "notes", "starts_at", "ends_at", "area", "visibility"))
+    )
     if data.place is not UNSET:
-        place = data.place
-        new["place_name"] = place.name if place else None
-        new["place_address"] = place.address if place else None
-        new["place_lat"] = place.lat if place else None
-        new["place_lon"] = place.lon if place else None
+        new.update(place_columns("place", data.place))
     return _with_public_point(new)
 
 

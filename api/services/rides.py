@@ -36,6 +36,7 @@ from msgspec import UNSET
 from api.crypto import Keyring
 from api.errors import Conflict, Forbidden, NotFound, RuleViolation
 from api.pagination import decode_cursor, split_page
+from api.patching import sent_fields
 from api.services import encryption
 from api.services.events import bounding_box, can_view, is_organizer
 from db.queries import audit, data_keys, outbox
@@ -534,18 +535,20 @@ async def update_offer(
     _require_editable(offer, now)
     new: dict[str, Any] = {c: offer[c] for c in q.WRITABLE_COLUMNS}
     new["accessibility"] = list(new["accessibility"])
-    for field in (
-        "seats",
-        "departs_at",
-        "area",
-        "return_departs_at",
-        "return_seats",
-        "notes",
-        "auto_confirm",
-    ):
-        value = getattr(data, field)
-        if value is not UNSET:
-            new[field] = value
+    new.update(
+        sent_fields(
+            data,
+            (
+                "seats",
+                "departs_at",
+                "area",
+                "return_departs_at",
+                "return_seats",
+                "notes",
+                "auto_confirm",
+            ),
+        )
+    )
     if data.accessibility is not UNSET:
         new["accessibility"] = list(dict.fromkeys(data.accessibility))
     # dropping the return time drops its seats too (and the other way round)

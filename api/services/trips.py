@@ -26,6 +26,7 @@ from msgspec import UNSET
 from api.errors import Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
 from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
+from api.patching import place_columns, sent_fields
 from api.services import events
 from api.services.orgs import check_timezone
 from api.services.rides import cancel_rides_for_trip, flag_rides_for_trip
@@ -373,31 +374,29 @@ def values_from_row(row: Row) -> dict[str, Any]:
 def apply_patch(current: Row, data: TripPatch) -> dict[str, Any]:
     """The trip's writable columns after the PATCH (omitted fields keep their values)."""
     new = dict(current)
-    for field in (
-        "title",
-        "summary",
-        "description",
-        "starts_at",
-        "ends_at",
-        "timezone",
-        "area",
-        "location_policy",
-        "reveal_at",
-        "capacity",
-        "application_deadline",
-        "visibility",
-        "requirements",
-        "promote_from_waitlist",
-    ):
-        value = getattr(data, field)
-        if value is not UNSET:
-            new[field] = value
+    new.update(
+        sent_fields(
+            data,
+            (
+                "title",
+                "summary",
+                "description",
+                "starts_at",
+                "ends_at",
+                "timezone",
+                "area",
+                "location_policy",
+                "reveal_at",
+                "capacity",
+                "application_deadline",
+                "visibility",
+                "requirements",
+                "promote_from_waitlist",
+            ),
+        )
+    )
     if data.meeting_point is not UNSET:
-        point = data.meeting_point
-        new["meeting_name"] = point.name if point else None
-        new["meeting_address"] = point.address if point else None
-        new["meeting_lat"] = point.lat if point else None
-        new["meeting_lon"] = point.lon if point else None
+        new.update(place_columns("meeting", data.meeting_point))
     if data.cost is not UNSET:
         new.update(_cost_columns(data.cost))
     if data.languages is not UNSET:
