@@ -53,7 +53,7 @@ worker: $(VENV)/.installed ## run the background worker (housekeeping, later del
 SCALE ?= 1k
 bench: $(VENV)/.installed ## benchmark: make bench SCALE=1k|10k|100k|1m (needs wrk; see docs/PERFORMANCE.md)
 	@command -v wrk >/dev/null && command -v ab >/dev/null || { echo "make bench needs wrk and ab: apt-get install wrk apache2-utils" >&2; exit 2; }
-	$(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and local state (embedded database included)
 	rm -rf $(VENV) .caravan .pytest_cache .ruff_cache .mypy_cache

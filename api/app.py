@@ -34,6 +34,7 @@ from api.deps import (
     provide_settings,
 )
 from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
+from api.feed_cache import FeedCache
 from api.openapi import finalize
 from api.request_log import request_log
 from api.response_cache import ResponseCache
@@ -41,7 +42,12 @@ from api.routes.accounts import AccountController, SessionController, TwoFactorC
 from api.routes.audit import AuditController
 from api.routes.events import EventController, SeriesController, cached_list_response
 from api.routes.feed_imports import FeedImportController
-from api.routes.feeds import FeedController, FeedTokenController, public_url_middleware
+from api.routes.feeds import (
+    FeedController,
+    FeedTokenController,
+    cached_feed_response,
+    public_url_middleware,
+)
 from api.routes.health import HealthController
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
@@ -86,6 +92,8 @@ async def check_request_shape(request: Request[Any, Any, Any]) -> Response[Any] 
     if request.method not in ("POST", "PUT", "PATCH"):
         if request.route_handler.opt.get("public_cache"):
             return await cached_list_response(request)
+        if request.route_handler.opt.get("feed_cache"):
+            return await cached_feed_response(request)
         return None
     body = await request.body()
     if not body:
@@ -232,6 +240,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             "keyring": Keyring(settings.secret_key),
             "passwords": Passwords(settings),
             "response_cache": ResponseCache(),
+            "feed_cache": FeedCache(),
             "rate_windows": MemoryWindows(),
         }
     )

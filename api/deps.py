@@ -16,6 +16,8 @@ from api.errors import ProblemError, Unauthorized
 from api.services.accounts import Caller, Passwords, authenticate
 from api.services.api_keys import Partner, authenticate_key, is_api_key
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 async def provide_conn(
     request: Request[Any, Any, Any], state: State
@@ -37,13 +39,20 @@ async def provide_conn(
         try:
             yield conn
         except ProblemError as exc:
-            await (tx.commit() if exc.keep_writes else _rollback(tx))
+            if exc.keep_writes:
+                await tx.commit()
+                request.app.state.feed_cache.wrote()
+            else:
+                await _rollback(tx)
             raise
         except BaseException:
             await _rollback(tx)
             raise
         else:
             await tx.commit()
+            if request.method not in _SAFE_METHODS:
+                # this process's cached feeds must not outlive its own writes (api/feed_cache)
+                request.app.state.feed_cache.wrote()
 
 
 async def _rollback(tx: Any) -> None:

@@ -320,6 +320,70 @@ async def pipeline_ceiling(url: str, duration: int) -> Result:
     )
 
 
+async def feed_cold_renders(url: str, slug: str, runs: int = 5) -> list[Result]:
+    """The org feed rendered cold in-process (no feed or VEVENT cached) against the same items
+    built with plain icalendar objects; and the whole cold path (fetch + items + render)."""
+    import statistics
+
+    from api.services import feeds
+    from bench.ical_render import render_with_icalendar
+
+    conn = await connect(url)
+    try:
+
+        def reader() -> feeds.Reader:
+            return feeds.Reader(["en"], "http://127.0.0.1", datetime.now(UTC))
+
+        await feeds.org_feed(conn, slug, reader())  # warms the VTIMEZONEs, as a server would
+        org_id = await conn.fetchval("SELECT id FROM orgs WHERE slug = $1", slug)
+        window = reader()
+        rows = await feeds.q.select_org_feed_events(
+            conn,
+            org_id,
+            now=window.now,
+            since=window.since,
+            until=window.until,
+            kinds=None,
+            tags=None,
+            language=None,
+            limit=feeds.MAX_ITEMS,
+        )
+        items = [
+            feeds.event_item(r, reader(), exact=r["location_policy"] == "public") for r in rows
+        ]
+        whole, ours, theirs = [], [], []
+        for _ in range(runs):
+            feeds.VEVENTS.clear()
+            started = time.perf_counter()
+            await feeds.org_feed(conn, slug, reader())
+            whole.append(time.perf_counter() - started)
+            feeds.VEVENTS.clear()
+            started = time.perf_counter()
+            await feeds.render_feed("bench", items, None, private=False)
+            ours.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            render_with_icalendar("bench", items)
+            theirs.append(time.perf_counter() - started)
+    finally:
+        await conn.close()
+    ours_ms = statistics.median(ours) * 1000
+    theirs_ms = statistics.median(theirs) * 1000
+    whole_ms = statistics.median(whole) * 1000
+    return [
+        Result(
+            name=f"org feed cold render in-process ({len(items)} events)",
+            p50_ms=round(ours_ms, 1),
+            note=f"{theirs_ms / ours_ms:.1f} × faster than plain icalendar ({theirs_ms:.0f} ms)",
+            extra={"icalendar_ms": round(theirs_ms, 1), "ratio": round(theirs_ms / ours_ms, 1)},
+        ),
+        Result(
+            name="org feed cold in-process: fetch + items + render",
+            p50_ms=round(whole_ms, 1),
+            note=f"{theirs_ms / whole_ms:.1f} × faster than plain icalendar's render alone",
+        ),
+    ]
+
+
 def _burst(base: str, path: str, requests: int) -> tuple[float, int]:
     """`requests` simultaneous POSTs with ApacheBench (a C client: the client's own cost must
     not count against the server); (seconds, failed or non-2xx responses)."""
@@ -538,6 +602,7 @@ async def main() -> int:
             server.stop()
         ceiling = await pipeline_ceiling(url, args.duration)
         results.insert(1, ceiling)
+        results += await feed_cold_renders(url, seeded["org_slug"])
         for r in results:
             if r.requests_per_s and not r.name.startswith(("ceiling", "RSVP")):
                 r.ratio_to_trivial = round(r.requests_per_s / trivial.requests_per_s, 2)

@@ -138,6 +138,8 @@ def shared_app(settings: Settings) -> Any:
 def app(shared_app: Any, conn: asyncpg.Connection) -> Any:
     """The shared app, answering from this test's connection (its transaction is rolled back)."""
     shared_app.state.pool = SharedConnection(conn)
+    # feeds are cached by slug and token, which another test may reuse
+    shared_app.state.feed_cache.clear()
     yield shared_app
     shared_app.state.pool = None
 

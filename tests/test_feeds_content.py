@@ -12,6 +12,7 @@ import httpx
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
+from api import feed_cache
 from api.services import feeds as feed_service
 from tests.calendar_parsers import forget_vobject_zones, unfolded_lines, vevents
 from tests.events_helpers import in_days, published_event
@@ -233,8 +234,11 @@ async def test_a_protected_place_is_the_area_for_others_and_exact_for_confirmed_
 
 
 async def test_a_timed_reveal_shows_the_place_to_attendees_with_a_new_sequence(
-    client, conn: asyncpg.Connection
+    client, conn: asyncpg.Connection, monkeypatch
 ):
+    # the rows are moved straight in SQL, as another process would: no cached feed may be
+    # served as fresh without a check
+    monkeypatch.setattr(feed_cache, "FRESH_S", 0.0)
     reveal = in_days(3)
     _organizer, org, event = await _world(
         client, venue=VENUE, area="Colonia Obrera", location_policy="reveal_at", reveal_at=reveal

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, HttpMethod, Response, delete, get, post, route
+from litestar import Controller, HttpMethod, Request, Response, delete, get, post, route
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
@@ -17,6 +18,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api.config import Settings
 from api.crypto import Keyring
+from api.deps import provide_languages
+from api.feed_cache import Check, FeedCache, FeedEntry
 from api.services import feeds
 from api.services.accounts import Caller
 from schemas.feeds import FeedTokenCreate, FeedTokenCreated, FeedTokenList, request_public_url
@@ -137,6 +140,71 @@ def _respond(
     return Response(content=feed.body, media_type=CALENDAR, headers=headers)
 
 
+_FEED_CHECK = "feed_cache_check"
+
+
+async def cached_feed_response(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """An org feed or a personal feed from the feed cache (api/feed_cache.py), before any
+    dependency runs; None when it must be rendered, leaving the check for the handler to store
+    the feed under. A personal feed's token is looked up on every request."""
+    state = request.app.state
+    key = (request.url.path, request.url.query, tuple(provide_languages(request)))
+    timeout = state.settings.pool_acquire_timeout_s
+    if request.route_handler.opt["feed_cache"] == "personal":
+        async with state.pool.acquire(timeout=timeout) as conn:
+            account_id = await feeds.feed_token_account(conn, request.path_params["token"])
+            if account_id is None:
+                return None  # the handler answers 404
+
+            async def personal() -> str | None:
+                return await feeds.personal_feed_fingerprint(conn, account_id)
+
+            return await _from_cache(request, state.feed_cache, key, personal)
+
+    async def org() -> str | None:
+        async with state.pool.acquire(timeout=timeout) as conn:
+            return await feeds.org_feed_fingerprint(conn, request.path_params["slug"])
+
+    return await _from_cache(request, state.feed_cache, key, org)
+
+
+async def _from_cache(
+    request: Request[Any, Any, Any],
+    cache: FeedCache,
+    key: Hashable,
+    fingerprint: Callable[[], Awaitable[str | None]],
+) -> Response[bytes] | None:
+    if_none_match = request.headers.get("if-none-match")
+    if_modified_since = request.headers.get("if-modified-since")
+
+    def servable(entry: FeedEntry | None) -> bool:
+        # a body-less entry can still say "not modified"
+        return entry is not None and (
+            entry.has_body or _not_modified(entry.feed, if_none_match, if_modified_since)
+        )
+
+    entry = cache.fresh(key)
+    if not servable(entry):
+        generation, started = cache.generation, time.monotonic()
+        value = await fingerprint()
+        if value is None:
+            return None  # no such org: the handler answers 404
+        check = Check(key, value, started, generation)
+        entry = cache.confirm(check)
+        if not servable(entry):
+            request.state[_FEED_CHECK] = check
+            return None
+    assert entry is not None
+    return _respond(entry.feed, if_none_match, if_modified_since)
+
+
+def _remember(request: Request[Any, Any, Any], feed: feeds.Feed) -> None:
+    """Keep a feed rendered after a cache miss, under the check taken before rendering it."""
+    check = request.state.get(_FEED_CHECK)
+    if check is not None:
+        request.app.state.feed_cache.put(check, feed)
+
+
 def _account_id(caller: Caller | None) -> UUID | None:
     return caller.account_id if caller else None
 
@@ -150,10 +218,11 @@ class FeedController(Controller):
         media_type=CALENDAR,
         response_description="The org's public events as iCalendar",
         response_headers=FEED_HEADERS,
-        opt={"problems": (404,)},
+        opt={"problems": (404,), "feed_cache": "org"},
     )
     async def get_org_feed(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         settings: NamedDependency[Settings],
         languages: NamedDependency[list[str]],
@@ -170,6 +239,7 @@ class FeedController(Controller):
         feed = await feeds.org_feed(
             conn, slug, _reader(settings, languages), kinds=kind, tags=tag, language=language
         )
+        _remember(request, feed)
         return _respond(feed, if_none_match, if_modified_since)
 
     @route(
@@ -277,10 +347,11 @@ class FeedController(Controller):
         media_type=CALENDAR,
         response_description="Your personal calendar as iCalendar",
         response_headers=FEED_HEADERS,
-        opt={"problems": (404,)},
+        opt={"problems": (404,), "feed_cache": "personal"},
     )
     async def get_personal_feed(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         settings: NamedDependency[Settings],
         keyring: NamedDependency[Keyring],
@@ -293,6 +364,7 @@ class FeedController(Controller):
         """Your personal feed behind a secret token: events you are going to or waitlisted for,
         your shifts, your trips and their itineraries, your rides."""
         feed = await feeds.personal_feed(conn, keyring, token, _reader(settings, languages))
+        _remember(request, feed)
         return _respond(feed, if_none_match, if_modified_since)
 
 

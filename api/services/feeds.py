@@ -595,9 +595,7 @@ async def personal_feed(
     conn: asyncpg.Connection, keyring: Keyring, token: str, reader: Reader
 ) -> Feed:
     """My events (waitlisted ones TENTATIVE), shifts, trips and their itineraries, and rides."""
-    if not token.startswith(FEED_TOKEN_PREFIX + "_") or len(token) > 100:
-        raise NotFound("This feed link is not valid, or it was revoked.")
-    account_id = await q.select_feed_token_account(conn, token_hash(token))
+    account_id = await feed_token_account(conn, token)
     if account_id is None:
         raise NotFound("This feed link is not valid, or it was revoked.")
     window = {"now": reader.now, "since": reader.since, "until": reader.until}
@@ -679,6 +677,26 @@ async def _my_rides(
         )
         for leg in legs
     ]
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+async def feed_token_account(conn: asyncpg.Connection, token: str) -> UUID | None:
+    """The account behind a personal feed token; None for an unknown or revoked one."""
+    if not token.startswith(FEED_TOKEN_PREFIX + "_") or len(token) > 100:
+        return None
+    return await q.select_feed_token_account(conn, token_hash(token))
+
+
+async def org_feed_fingerprint(conn: asyncpg.Connection, slug: str) -> str | None:
+    """Moves whenever the org's feed may have changed (time aside); None if no such org."""
+    return await q.select_org_feed_fingerprint(conn, slug)
+
+
+async def personal_feed_fingerprint(conn: asyncpg.Connection, account_id: UUID) -> str:
+    """Moves whenever the account's personal feed may have changed (time aside)."""
+    return await q.select_account_feed_fingerprint(conn, account_id)
 
 
 # ---------------------------------------------------------------- personal feed tokens

@@ -392,3 +392,85 @@ async def select_account_feed_watermark(
         until,
     )
     return value
+
+
+# ---------------------------------------------------------------- fingerprints
+# A fingerprint changes whenever anything a feed shows changes: a cached feed whose fingerprint
+# still matches is the same feed, and is served without fetching or rendering its rows. It
+# rests on counters that move on every change (change_seq, the calendar `sequence` columns,
+# statuses, row counts), not on updated_at alone, which does not move between two changes made
+# in one transaction. Of what time changes, it holds timed reveals that have come; the window
+# moving is not in it: cached feeds are re-rendered every few minutes for that
+# (api/feed_cache.py).
+
+
+async def select_org_feed_fingerprint(conn: asyncpg.Connection, slug: str) -> str | None:
+    """The org's name and version, and the count and highest change_seq of the events it hosts
+    or co-hosts (a deleted event or a dropped co-host lowers the count); None if no such org."""
+    value: str | None = await conn.fetchval(
+        """
+        SELECT concat_ws('/', o.id, o.name, o.updated_at, x.n, x.seq)
+          FROM orgs o
+         CROSS JOIN LATERAL (
+               SELECT count(*) AS n, max(h.change_seq) AS seq
+                 FROM (SELECT e.change_seq FROM events e WHERE e.org_id = o.id
+                       UNION ALL
+                       SELECT e.change_seq
+                         FROM event_cohosts ec JOIN events e ON e.id = ec.event_id
+                        WHERE ec.org_id = o.id) h) x
+         WHERE o.slug = $1
+        """,
+        slug,
+    )
+    return value
+
+
+async def select_account_feed_fingerprint(conn: asyncpg.Connection, account_id: UUID) -> str:
+    """A digest of every row behind the account's personal feed and of its versions: RSVPs and
+    their events and shifts, trip applications, their trips and itineraries, ride bookings and
+    offers with their events, and the account's roles (which decide what places it sees)."""
+    value: str = await conn.fetchval(
+        """
+        SELECT md5(concat_ws('|',
+            (SELECT string_agg(concat_ws(',', r.id, r.status, r.updated_at, e.change_seq,
+                                         e.reveal_at <= now(), s.sequence, s.updated_at),
+                               ';' ORDER BY r.id)
+               FROM rsvps r
+               JOIN events e ON e.id = r.event_id
+               LEFT JOIN shifts s ON s.id = r.shift_id
+              WHERE r.account_id = $1),
+            (SELECT string_agg(concat_ws(',', a.id, a.status, a.updated_at, t.change_seq,
+                                         t.reveal_at <= now(),
+                                         (SELECT concat_ws(':', count(*), sum(i.sequence),
+                                                           max(i.updated_at))
+                                            FROM itinerary_items i WHERE i.trip_id = t.id)),
+                               ';' ORDER BY a.id)
+               FROM trip_applications a
+               JOIN trips t ON t.id = a.trip_id
+              WHERE a.account_id = $1),
+            (SELECT string_agg(ride, ';' ORDER BY ride)
+               FROM (SELECT concat_ws(',', o.id, o.sequence, o.status, o.updated_at,
+                                      o.departs_at, o.return_departs_at, o.event_changed,
+                                      o.pickup_purged_at, md5(o.pickup_ciphertext), e.change_seq,
+                                      t.change_seq, b.id, b.status, b.updated_at) AS ride
+                       FROM ride_bookings b
+                       JOIN ride_offers o ON o.id = b.offer_id
+                       LEFT JOIN events e ON e.id = o.event_id
+                       LEFT JOIN trips t ON t.id = o.trip_id
+                      WHERE b.rider_id = $1
+                     UNION ALL
+                     SELECT concat_ws(',', o.id, o.sequence, o.status, o.updated_at,
+                                      o.departs_at, o.return_departs_at, o.event_changed,
+                                      o.pickup_purged_at, md5(o.pickup_ciphertext), e.change_seq,
+                                      t.change_seq)
+                       FROM ride_offers o
+                       LEFT JOIN events e ON e.id = o.event_id
+                       LEFT JOIN trips t ON t.id = o.trip_id
+                      WHERE o.driver_id = $1) rides),
+            (SELECT string_agg(concat_ws(',', m.org_id, m.role), ';' ORDER BY m.org_id)
+               FROM memberships m
+              WHERE m.account_id = $1)))
+        """,
+        account_id,
+    )
+    return value
