@@ -29,6 +29,10 @@ async def provide_conn(
     """
     settings: Settings = state.settings
     async with state.pool.acquire(timeout=settings.pool_acquire_timeout_s) as conn:
+        # A partner key is checked and counted before the transaction, each statement
+        # committing on its own: the key's counter row stays locked for one statement, not for
+        # the whole request, so a partner's concurrent requests do not queue behind each other.
+        request.state.partner = await _authenticate_partner(request, conn)
         tx = conn.transaction()
         await tx.start()
         try:
@@ -64,18 +68,24 @@ async def _rollback(tx: Any) -> None:
         pass
 
 
+async def _authenticate_partner(
+    request: Request[Any, Any, Any], conn: asyncpg.Connection
+) -> Partner | None:
+    """The partner behind an API key (counted against its rate limit); a bad key is a 401."""
+    token = bearer_token(request)
+    if token is None or not is_api_key(token):
+        return None
+    state = request.app.state
+    partner = await authenticate_key(conn, token, state.settings, state.keyring)
+    if partner is None:
+        raise Unauthorized("This API key is unknown or was revoked.")
+    return partner
+
+
 async def _authenticate(request: Request[Any, Any, Any], conn: asyncpg.Connection) -> Caller | None:
     """The caller behind the bearer token; a bad token is a 401, never anonymous."""
-    token = bearer_token(request)
-    request.state.partner = None
-    if token is not None and is_api_key(token):
-        # A partner API key acts for its org, never as an account: no caller.
-        state = request.app.state
-        partner = await authenticate_key(conn, token, state.settings, state.keyring)
-        if partner is None:
-            raise Unauthorized("This API key is unknown or was revoked.")
-        request.state.partner = partner
-        token = None
+    # A partner API key acts for its org, never as an account: no caller.
+    token = None if request.state.partner is not None else bearer_token(request)
     caller = await authenticate(conn, token) if token is not None else None
     if token is not None and caller is None:
         raise Unauthorized("This token is unknown, expired or revoked; log in again.")

@@ -75,11 +75,17 @@ def render_with_icalendar(name: str, items: list[FeedItem]) -> bytes:
         event.add("dtstart", item.starts_at.astimezone(zone))
         event.add("dtend", item.ends_at.astimezone(zone))
         event.add("summary", item.summary)
-        event.add("description", item.description)
-        event.add("location", item.location)
-        event.add("geo", item.geo)
-        event.add("url", item.url)
-        event.add("categories", list(item.categories))
+        # the optional properties only when the item has them, as api.ical does
+        if item.description:
+            event.add("description", item.description)
+        if item.location:
+            event.add("location", item.location)
+        if item.geo is not None:
+            event.add("geo", item.geo)
+        if item.url:
+            event.add("url", item.url)
+        if item.categories:
+            event.add("categories", list(item.categories))
         event.add("status", item.status)
         event.add("transp", "OPAQUE")
         calendar.add_component(event)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
@@ -59,6 +61,23 @@ class FeedLinks(Struct):
     ]
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
+@lru_cache(maxsize=64)
+def _quoted(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _quote_url(url: str) -> str:
+    """quote(url, safe=""), fast for the usual case: a list shows dozens of feed links, and
+    their paths (ids, slugs) only need their slashes escaped; the base is quoted once."""
+    base, sep, path = url.partition("/v1/")
+    if sep and _PLAIN_PATH.fullmatch(path):
+        return _quoted(base) + "%2Fv1%2F" + path.replace("/", "%2F")
+    return quote(url, safe="")
+
+
 def feed_links_for(url: str) -> FeedLinks:
     """The three subscribe links of a feed at this absolute URL."""
     scheme, _, rest = url.partition("://")
@@ -66,7 +85,7 @@ def feed_links_for(url: str) -> FeedLinks:
     return FeedLinks(
         url=url,
         webcal=webcal,
-        google="https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe=""),
+        google="https://calendar.google.com/calendar/render?cid=" + _quote_url(webcal),
     )
 
 

@@ -9,10 +9,13 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.app import create_app
 from api.config import Settings
 from api.services import feeds as feed_service
+from schemas.feeds import feed_links_for
 from tests.conftest import SharedConnection
 from tests.events_helpers import published_event
 from tests.people import create_org, sign_up
@@ -345,3 +348,15 @@ async def test_feed_bytes_are_the_same_for_every_request_of_unchanged_data(
     spanish = await client.get(path + "?lang=es")
     assert spanish.content != first.content and b"SUMMARY:Marcha" in spanish.content
     assert spanish.headers["etag"] != first.headers["etag"]
+
+
+@given(
+    base=st.sampled_from(
+        ["webcal://caravan.example", "webcal://127.0.0.1:8000/caravan", "webcal://ex.org/a b"]
+    ),
+    path=st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40),
+)
+def test_subscribe_links_quote_every_feed_url_as_urllib_does(base, path):
+    for url in (f"{base}/v1/{path}", f"{base}/{path}", f"{base}/v1/events/{path}/calendar.ics"):
+        google = feed_links_for(url).google
+        assert google == "https://calendar.google.com/calendar/render?cid=" + quote(url, safe="")

@@ -64,8 +64,8 @@ async def authenticate_key(
     """The key's principal, counting this request against the key's window; None when the key
     is unknown or revoked. Over the limit: RateLimited (429) with Retry-After and RateLimit-*.
 
-    Runs inside the request's transaction, so a request that fails is not counted; a refused
-    one is not either, which keeps the counter at the limit until the window ends."""
+    Runs before the request's transaction (api/deps.py), each statement committing at once:
+    every request is counted, refused and failed ones included, as rate limits usually do."""
     row = await q.select_live_key(conn, token_hash(token))
     if row is None:
         return None

@@ -17,6 +17,8 @@ from uuid import UUID
 
 import asyncpg
 
+from db.queries.events import hosted_by
+
 # ---------------------------------------------------------------- feed tokens
 
 _TOKEN_COLUMNS = "t.id, t.account_id, t.label, t.created_at"
@@ -103,8 +105,7 @@ _MOMENTS = """CASE WHEN {end} + ({now}::timestamptz - {since}::timestamptz) <= {
               CASE WHEN {start} - ({until}::timestamptz - {now}::timestamptz) <= {now}::timestamptz
                    THEN {start} - ({until}::timestamptz - {now}::timestamptz) END"""
 
-_HOSTED_BY = """(e.org_id = $1 OR EXISTS (SELECT 1 FROM event_cohosts ec
-                                     WHERE ec.event_id = e.id AND ec.org_id = $1))"""
+_HOSTED_BY = hosted_by("$1")
 
 
 async def select_org_feed_events(

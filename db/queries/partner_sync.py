@@ -58,17 +58,21 @@ async def select_event_changes(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Events the org's partners may have seen (see partner_exposures), changed after the
-    cursor and below the horizon, in (change_xid, change_seq) order."""
+    cursor and below the horizon, in (change_xid, change_seq) order. The page's ids are
+    chosen first, so the view's columns are computed for its rows only."""
     return await conn.fetch(
         f"""
         SELECT {_PARTNER_COLUMNS}
-          FROM partner_exposures x
-          JOIN events e ON e.id = x.event_id
-         WHERE x.org_id = $1
-           AND (e.change_xid, e.change_seq) > ($2::text::xid8, $3::bigint)
-           AND (e.change_xid < $4::text::xid8 OR e.change_xid = $5::text::xid8)
+          FROM (SELECT e.id
+                  FROM partner_exposures x
+                  JOIN events e ON e.id = x.event_id
+                 WHERE x.org_id = $1
+                   AND (e.change_xid, e.change_seq) > ($2::text::xid8, $3::bigint)
+                   AND (e.change_xid < $4::text::xid8 OR e.change_xid = $5::text::xid8)
+                 ORDER BY e.change_xid, e.change_seq
+                 LIMIT $6) page
+          JOIN events e ON e.id = page.id
          ORDER BY e.change_xid, e.change_seq
-         LIMIT $6
         """,
         org_id,
         str(after[0]),
