@@ -37,7 +37,7 @@ from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
 from api.feed_cache import FeedCache
 from api.openapi import finalize
 from api.request_log import request_log
-from api.response_cache import ResponseCache
+from api.response_cache import ResponseCache, release_render_lead
 from api.routes.accounts import AccountController, SessionController, TwoFactorController
 from api.routes.audit import AuditController
 from api.routes.events import EventController, SeriesController, cached_list_response
@@ -282,6 +282,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_request_shape,
+        after_exception=[release_render_lead],
         # abuse limits per route (api/services/rate_limits.py): counted before any transaction
         guards=[rate_limit_guard],
         before_send=[add_rate_limit_headers],

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
+from api.response_cache import Renders
 from api.services.feeds import Feed
 
 FRESH_S = 1.0
@@ -60,6 +61,7 @@ class FeedCache:
         self._max_entries = max_entries
         #: moves whenever this process commits a write (api/deps.py)
         self.generation = 0
+        self.renders = Renders()
 
     def wrote(self) -> None:
         """This process committed a write: no entry is fresh without a new check."""
@@ -97,10 +99,12 @@ class FeedCache:
         )
         self._body_bytes += len(feed.body)
         self._trim()
+        self.renders.finished(check.key)
 
     def clear(self) -> None:
         self._entries.clear()
         self._body_bytes = 0
+        self.renders.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -2,10 +2,62 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
+
+#: request state: (Renders, key) of a render this request leads (released if it fails)
+RENDER_LEAD = "render_lead"
+
+
+async def release_render_lead(exception: Exception, scope: Any) -> None:
+    """An app `after_exception` hook: a request that led a render and failed (a bad query, say)
+    must not hold back the next identical request."""
+    lead = scope.get("state", {}).get(RENDER_LEAD)
+    if lead is not None:
+        lead[0].finished(lead[1])
+
+
+class Renders:
+    """Misses of one key that arrive together wait for the first to render it, instead of
+    all running the same query at once (a page expiring under load, a feed after a change).
+
+    The first request leads; later ones wait at most WAIT_S for it to finish, then look in
+    the cache again and render themselves if it is still missing (the leader failed, say).
+    A lead older than WAIT_S no longer holds anyone back.
+    """
+
+    WAIT_S = 2.0
+
+    def __init__(self) -> None:
+        self._leads: dict[Hashable, tuple[asyncio.Event, float]] = {}
+
+    async def lead_or_wait(self, key: Hashable, state: Any) -> bool:
+        """True when this request (whose state is `state`) is to render `key`; False after
+        waiting for another."""
+        now = time.monotonic()
+        lead = self._leads.get(key)
+        if lead is None or now - lead[1] > self.WAIT_S:
+            self._leads[key] = (asyncio.Event(), now)
+            state[RENDER_LEAD] = (self, key)
+            return True
+        try:
+            await asyncio.wait_for(lead[0].wait(), self.WAIT_S - (now - lead[1]))
+        except TimeoutError:
+            pass
+        return False
+
+    def finished(self, key: Hashable) -> None:
+        """`key` is in the cache now: wake whoever waits for it."""
+        lead = self._leads.pop(key, None)
+        if lead is not None:
+            lead[0].set()
+
+    def clear(self) -> None:
+        self._leads.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +81,7 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, Cached] = OrderedDict()
         self._max = max_entries
         self._ttl = ttl
+        self.renders = Renders()
 
     def get(self, key: Hashable) -> Cached | None:
         entry = self._entries.get(key)
@@ -46,4 +99,5 @@ class ResponseCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
+        self.renders.finished(key)
         return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 import asyncpg
@@ -9,6 +10,7 @@ import pytest
 
 from api import feed_cache
 from api.feed_cache import FeedCache
+from api.services import feeds as feed_service
 from tests.events_helpers import published_event
 from tests.people import create_org, sign_up
 from tests.test_feeds_helpers import event_uid, feed, props, rsvp, subscribe
@@ -210,3 +212,30 @@ async def test_the_org_fingerprint_counts_co_hosted_events(client, conn):
     )
     assert await q.select_org_feed_fingerprint(conn, org["slug"]) != before
     assert await q.select_org_feed_fingerprint(conn, "no-such-org") is None
+
+
+async def test_misses_that_arrive_together_render_the_feed_once(client, monkeypatch):
+    organizer = await sign_up(client, "Organizer")
+    org = await create_org(client, organizer)
+    await published_event(client, org, organizer, title={"en": "Vigil"})
+    renders = []
+    real_render = feed_service.render_feed
+
+    async def counting_render(*args, **kwargs):
+        renders.append(args[0])
+        return await real_render(*args, **kwargs)
+
+    monkeypatch.setattr(feed_service, "render_feed", counting_render)
+    path = f"/v1/orgs/{org['slug']}/calendar.ics"
+    answers = await asyncio.gather(*(client.get(path) for _ in range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({a.content for a in answers}) == 1
+    assert len(renders) == 1
+
+
+async def test_a_failed_render_does_not_hold_back_the_next_request(client, app):
+    bad = await client.get("/v1/events", params={"limit": 0})
+    assert bad.status_code == 400
+    # the failed request led the render of its key; it let go when it failed
+    renders = app.state.response_cache.renders
+    assert not any(key[1] == "limit=0" for key in renders._leads)

@@ -35,7 +35,8 @@ class ExplainingConnection:
 
     async def _explain(self, query: str, args: tuple[Any, ...]) -> None:
         if query.lstrip().upper().startswith(("SELECT", "WITH")):
-            raw = await self._conn.fetchval("EXPLAIN (FORMAT JSON) " + query, *args)
+            # ANALYZE: the rows each node really read, not the planner's guess
+            raw = await self._conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + query, *args)
             document = json.loads(raw) if isinstance(raw, str) else raw  # json codec decodes
             self.plans.append((query, document[0]["Plan"]))
 
@@ -85,6 +86,26 @@ async def explaining(seeded: str) -> AsyncIterator[ExplainingConnection]:
         await conn.close()
 
 
+def events_read(plan: dict[str, Any]) -> int:
+    """Rows of `events` the plan read: those its scans returned and those they filtered out."""
+    read = 0
+    if plan.get("Relation Name") == "events":
+        loops = plan.get("Actual Loops", 1)
+        read += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * loops
+    for child in plan.get("Plans", []):
+        read += events_read(child)
+    return read
+
+
+def assert_reads_at_most(conn: ExplainingConnection, rows: int) -> None:
+    """The work stays bounded by what the query is about (an org's events, a page), not by
+    the size of the table: a plan that walks the table reads thousands of rows here."""
+    for query, plan in conn.plans:
+        assert events_read(plan) <= rows, (
+            f"{events_read(plan)} rows of events read by:\n{query}\n{json.dumps(plan)[:2000]}"
+        )
+
+
 def assert_index_only(conn: ExplainingConnection) -> None:
     assert conn.plans, "no query was explained"
     for query, plan in conn.plans:
@@ -110,12 +131,21 @@ async def test_public_list_plans_use_indexes(explaining, query):
     assert_index_only(explaining)
 
 
+async def test_the_first_page_reads_about_a_page_of_events(explaining):
+    page = await event_service.list_events(
+        explaining, None, event_service.EventQuery(), None, 50, ["en"]
+    )
+    assert len(page.items) == 50
+    assert_reads_at_most(explaining, 500)
+
+
 async def test_signed_in_list_plan_uses_indexes(explaining):
     account = await explaining._conn.fetchval("SELECT gen_random_uuid()")
     await event_service.list_events(
         explaining, account, event_service.EventQuery(), None, 50, ["en"]
     )
     assert_index_only(explaining)
+    assert_reads_at_most(explaining, 500)
 
 
 async def test_event_detail_plan_uses_indexes(explaining):
@@ -133,6 +163,8 @@ async def test_partner_sync_plan_uses_indexes(explaining):
     rows = await partner_sync.select_event_changes(explaining, org_id, (0, 0), horizon, 100)
     assert rows
     assert_index_only(explaining)
+    # the org's ~250 events, not the 30,000 of the table
+    assert_reads_at_most(explaining, 1_000)
 
 
 async def test_org_feed_plan_uses_indexes(explaining):
@@ -150,7 +182,30 @@ async def test_org_feed_plan_uses_indexes(explaining):
         limit=1000,
     )
     assert rows
+    await feeds.select_org_feed_watermark(
+        explaining, org_id, now=now, since=now - timedelta(days=30), until=now + timedelta(days=365)
+    )
+    slug = await explaining._conn.fetchval("SELECT slug FROM orgs WHERE id = $1", org_id)
+    assert await feeds.select_org_feed_fingerprint(explaining, slug)
     assert_index_only(explaining)
+    # the org's ~250 events, not the 30,000 of the table
+    assert_reads_at_most(explaining, 1_000)
+
+
+async def test_the_read_count_spots_a_query_that_walks_the_table(explaining):
+    """The bound has teeth: the old way to ask for an org's events ('org_id = $1 OR a
+    co-host') walks the start-time index past thousands of other orgs' events."""
+    org_id = await explaining._conn.fetchval("SELECT id FROM orgs ORDER BY slug LIMIT 1")
+    await explaining.fetch(
+        """SELECT e.id FROM events e
+            WHERE (e.org_id = $1 OR EXISTS (SELECT 1 FROM event_cohosts ec
+                                             WHERE ec.event_id = e.id AND ec.org_id = $1))
+              AND e.visibility = 'public' AND e.status <> 'draft' AND e.ends_at > now()
+            ORDER BY e.starts_at, e.id LIMIT 1000""",
+        org_id,
+    )
+    with pytest.raises(AssertionError):
+        assert_reads_at_most(explaining, 1_000)
 
 
 async def test_the_check_spots_a_sequential_scan(explaining):

@@ -164,6 +164,8 @@ async def cached_list_response(request: Request[Any, Any, Any]) -> Response[Any]
         version = await events.events_version(conn)
     key = (version, request.url.query, tuple(provide_languages(request)))
     hit = state.response_cache.get(key)
+    if hit is None and not await state.response_cache.renders.lead_or_wait(key, request.state):
+        hit = state.response_cache.get(key)  # rendered meanwhile by the request we waited for
     if hit is None:
         request.state[_CACHE_KEY] = key
         return None

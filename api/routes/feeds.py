@@ -153,18 +153,21 @@ async def cached_feed_response(request: Request[Any, Any, Any]) -> Response[byte
     if request.route_handler.opt["feed_cache"] == "personal":
         async with state.pool.acquire(timeout=timeout) as conn:
             account_id = await feeds.feed_token_account(conn, request.path_params["token"])
-            if account_id is None:
-                return None  # the handler answers 404
+        if account_id is None:
+            return None  # the handler answers 404
 
-            async def personal() -> str | None:
+        async def personal() -> str | None:
+            async with state.pool.acquire(timeout=timeout) as conn:
                 return await feeds.personal_feed_fingerprint(conn, account_id)
 
-            return await _from_cache(request, state.feed_cache, key, personal)
+        return await _from_cache(request, state.feed_cache, key, personal)
 
     async def org() -> str | None:
         async with state.pool.acquire(timeout=timeout) as conn:
             return await feeds.org_feed_fingerprint(conn, request.path_params["slug"])
 
+    # No connection is held from here on: a request waiting for another one's render must not
+    # keep a connection that the render needs.
     return await _from_cache(request, state.feed_cache, key, org)
 
 
@@ -191,6 +194,8 @@ async def _from_cache(
             return None  # no such org: the handler answers 404
         check = Check(key, value, started, generation)
         entry = cache.confirm(check)
+        if not servable(entry) and not await cache.renders.lead_or_wait(key, request.state):
+            entry = cache.confirm(check)  # rendered meanwhile by the request we waited for
         if not servable(entry):
             request.state[_FEED_CHECK] = check
             return None
