@@ -63,13 +63,19 @@ async def select_event_changes(
     return await conn.fetch(
         f"""
         SELECT {_PARTNER_COLUMNS}
-          FROM (SELECT e.id
+          FROM (SELECT c.id
                   FROM partner_exposures x
-                  JOIN events e ON e.id = x.event_id
+                 CROSS JOIN LATERAL (
+                       -- LIMIT 1 keeps this one lookup per exposure of the org: as a plain
+                       -- join PostgreSQL may walk every event in change order instead.
+                       SELECT e.id, e.change_xid, e.change_seq
+                         FROM events e
+                        WHERE e.id = x.event_id
+                          AND (e.change_xid, e.change_seq) > ($2::text::xid8, $3::bigint)
+                          AND (e.change_xid < $4::text::xid8 OR e.change_xid = $5::text::xid8)
+                        LIMIT 1) c
                  WHERE x.org_id = $1
-                   AND (e.change_xid, e.change_seq) > ($2::text::xid8, $3::bigint)
-                   AND (e.change_xid < $4::text::xid8 OR e.change_xid = $5::text::xid8)
-                 ORDER BY e.change_xid, e.change_seq
+                 ORDER BY c.change_xid, c.change_seq
                  LIMIT $6) page
           JOIN events e ON e.id = page.id
          ORDER BY e.change_xid, e.change_seq
