@@ -23,6 +23,9 @@ async def provide_conn(
     request: Request[Any, Any, Any], state: State
 ) -> AsyncGenerator[asyncpg.Connection, None]:
     """A pooled connection inside the request's transaction: commit on success, else roll back.
+    Reads (GET, HEAD, OPTIONS) run without a transaction block: under READ COMMITTED every
+    statement has its own snapshot either way, and BEGIN and COMMIT are two of a signed-in
+    read's four round trips. What a read writes (an audit entry) commits as it is written.
 
     It also authenticates the caller, before it yields: Litestar does not clean up a yield
     dependency when a later dependency raises, so every 401 is raised here, never after.
@@ -33,6 +36,12 @@ async def provide_conn(
         # committing on its own: the key's counter row stays locked for one statement, not for
         # the whole request, so a partner's concurrent requests do not queue behind each other.
         request.state.partner = await _authenticate_partner(request, conn)
+        # (tests hand in a connection already inside their transaction: reads then run in a
+        # savepoint like writes, so that an error cannot abort the test's transaction)
+        if request.method in _SAFE_METHODS and not conn.is_in_transaction():
+            request.state.caller = await _authenticate(request, conn)
+            yield conn
+            return
         tx = conn.transaction()
         await tx.start()
         try:

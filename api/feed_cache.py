@@ -12,7 +12,8 @@ rendered feed is kept with the *fingerprint* of the data behind it (db/queries/f
   alone moves events in and out of a feed's window and reveals timed places.
 
 So another process's change (a second server worker, the background worker) shows in a feed
-within `FRESH_S`, a change the fingerprint cannot see within `MAX_AGE_S`, and this process's
+within about a second (while one request checks a feed, others are served the entry: two
+seconds at most), a change the fingerprint cannot see within `MAX_AGE_S`, and this process's
 own changes at once. Bodies are bounded in bytes; past that, the least recently used entries
 keep only their validators, which still answer If-None-Match with 304.
 """
@@ -40,6 +41,8 @@ class FeedEntry:
     rendered_at: float
     checked_at: float
     generation: int
+    #: when a request began checking the fingerprint, if one is checking it now
+    checking_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +71,24 @@ class FeedCache:
         self.generation += 1
 
     def fresh(self, key: Hashable) -> FeedEntry | None:
-        """The entry, if it may be served without asking the database."""
+        """The entry, if it may be served without asking the database: checked within
+        FRESH_S, or being checked by another request right now (served meanwhile, so that a
+        busy feed is checked once a second, not by every request that arrives during it)."""
         entry = self._live(key)
         if entry is None or entry.generation != self.generation:
             return None
-        if time.monotonic() - entry.checked_at > FRESH_S:
-            return None
-        return entry
+        now = time.monotonic()
+        if now - entry.checked_at <= FRESH_S:
+            return entry
+        if entry.checking_since is not None and now - entry.checking_since <= FRESH_S:
+            return entry
+        return None
+
+    def checking(self, key: Hashable) -> None:
+        """This request is checking `key`'s fingerprint: others may serve the entry meanwhile."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.checking_since = time.monotonic()
 
     def confirm(self, check: Check) -> FeedEntry | None:
         """The entry, if its fingerprint still matches the one just read; it is fresh again."""
@@ -83,6 +97,7 @@ class FeedCache:
             return None
         entry.checked_at = check.checked_at
         entry.generation = check.generation
+        entry.checking_since = None
         return entry
 
     def put(self, check: Check, feed: Feed) -> None:

@@ -203,6 +203,42 @@ async def test_a_locked_row_past_the_timeout_is_a_503_and_the_connection_is_reus
         await pool.close()
 
 
+@pytest.mark.parametrize(
+    "timeouts",
+    [
+        pytest.param({"lock_timeout": "300"}, id="lock-timeout"),
+        pytest.param({"lock_timeout": "0", "statement_timeout": "300"}, id="statement-timeout"),
+    ],
+)
+async def test_a_read_that_times_out_is_a_503_and_leaves_its_connection_clean(
+    live_database_url, timeouts
+):
+    """Reads run without a transaction block: one that fails must leave nothing half-open on
+    the pool's connections."""
+    pool = await _pool_with(live_database_url, **timeouts)
+    locker = await connect(live_database_url)
+    try:
+        async with app_on(pool, live_database_url) as http:
+            owner = await sign_up(http, "Owner")
+            org = await create_org(http, owner)
+            event = await published_event(http, org, owner)
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                response = await asyncio.wait_for(
+                    http.get(f"/v1/events/{event['id']}", headers=owner.headers),
+                    ANSWERS_WITHIN_S,
+                )
+                assert_unavailable(response)
+            again = await http.get(f"/v1/events/{event['id']}", headers=owner.headers)
+            assert again.status_code == 200, again.text
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await locker.close()
+        await pool.close()
+
+
 # ------------------------------------------------------------------ SIGTERM
 
 

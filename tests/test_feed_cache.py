@@ -239,3 +239,24 @@ async def test_a_failed_render_does_not_hold_back_the_next_request(client, app):
     # the failed request led the render of its key; it let go when it failed
     renders = app.state.response_cache.renders
     assert not any(key[1] == "limit=0" for key in renders._leads)
+
+
+def test_while_one_request_checks_a_feed_the_others_are_served_the_entry():
+    import time
+
+    from api.feed_cache import Check
+    from api.services.feeds import EPOCH, Feed
+
+    cache = FeedCache()
+    a_while_ago = time.monotonic() - 10 * feed_cache.FRESH_S
+    cache.put(Check("feed", "v1", a_while_ago, 0), Feed(b"body", '"e"', EPOCH, False))
+    assert cache.fresh("feed") is None  # due for a check
+    cache.checking("feed")
+    assert cache.fresh("feed") is not None  # served while the check runs
+    # the check confirms the fingerprint: fresh again, no longer being checked
+    assert cache.confirm(Check("feed", "v1", time.monotonic(), 0)) is not None
+    assert cache.fresh("feed") is not None
+    # a write in this process: nothing is fresh without a new check, checking or not
+    cache.wrote()
+    cache.checking("feed")
+    assert cache.fresh("feed") is None

@@ -189,6 +189,7 @@ async def _from_cache(
     entry = cache.fresh(key)
     if not servable(entry):
         generation, started = cache.generation, time.monotonic()
+        cache.checking(key)
         value = await fingerprint()
         if value is None:
             return None  # no such org: the handler answers 404
