@@ -327,6 +327,29 @@ async def test_pages_by_distance_follow_a_cursor(client, ana, org):
     assert [e["title"]["en"] for e in second["items"]] == ["30 km"]
 
 
+async def test_distance_pages_are_exact_however_far_apart_the_events_are(client, ana, org):
+    """Pages by distance are looked for in widening rings (api/services/events.py): walked
+    two at a time, they still list every event inside the radius once, nearest first."""
+    distances = [140, 0.3, 33, 1.5, 9, 2.5, 70, 4, 17, 160]  # 160 km lies outside
+    for km in distances:
+        await published_event(
+            client, org, ana, title={"en": f"{km} km"}, venue=_venue(32.5 + km / 111.19, -117.0)
+        )
+    params = {"near": "32.5,-117.0", "radius_km": 150, "limit": 2}
+    seen, cursor = [], None
+    while True:
+        page_params = {**params, "cursor": cursor} if cursor else params
+        response = await client.get("/v1/events", params=page_params)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert len(body["items"]) <= 2
+        seen += [e["title"]["en"] for e in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"{km} km" for km in sorted(distances) if km <= 150]
+
+
 async def test_unchanged_lists_answer_304_to_if_none_match(client, ana, org):
     event = await published_event(client, org, ana)
     first = await client.get("/v1/events")
@@ -442,3 +465,13 @@ async def test_times_without_an_offset_are_refused_in_filters(client):
     assert_problem(response, 400, "invalid-request", pointer="#/query/from")
     response = await client.get("/v1/orgs/frontera/events", params={"to": "2030-01-01T10:00:00"})
     assert_problem(response, 400, "invalid-request", pointer="#/query/to")
+
+
+@pytest.mark.parametrize("radius_km", ["5e-324", "1e-300", "0.001", "20000"])
+async def test_tiny_and_huge_radii_answer(client, ana, org, radius_km):
+    await published_event(client, org, ana, title={"en": "Here"}, venue=_venue(32.5, -117.0))
+    response = await client.get(
+        "/v1/events", params={"near": "32.5,-117.0", "radius_km": radius_km}
+    )
+    assert response.status_code == 200, response.text
+    assert [e["title"]["en"] for e in response.json()["items"]] == ["Here"]

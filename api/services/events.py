@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -833,6 +833,30 @@ async def events_version(conn: asyncpg.Connection) -> int:
     return await events.select_events_version(conn)
 
 
+#: a distance search looks first this far past where its page starts (or 1/16 of its radius)
+FIRST_RING_KM = 2.0
+
+
+async def _nearest_first(
+    select: Callable[[float], Awaitable[list[asyncpg.Record]]],
+    radius_km: float,
+    start_km: float,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """A page by distance, looked for in widening rings: a page sorted by distance must sort
+    every candidate in its circle, and a dense city has thousands. When a ring holds more than
+    a page, the page is exact (whatever lies beyond the ring is farther than all it holds), so
+    the work follows the page, not the density; each ring that falls short doubles."""
+    width = min(FIRST_RING_KM, radius_km / 16)
+    # at most log2(20,000 km / 2 km) ≈ 14 rings; none for a radius too small to split
+    while width > 0 and start_km + width < radius_km:
+        rows = await select(start_km + width)
+        if len(rows) > limit:
+            return rows
+        width *= 2
+    return await select(radius_km)
+
+
 async def list_events(
     conn: asyncpg.Connection,
     account_id: UUID | None,
@@ -860,26 +884,33 @@ async def list_events(
     by_distance = query.near is not None
     after = decode_cursor(cursor, tuple[float, UUID] if by_distance else tuple[datetime, UUID])
     statuses = ["published", "postponed"] + (["cancelled"] if query.include_cancelled else [])
-    rows = await events.select_events(
-        conn,
-        account_id=account_id,
-        org_id=org_id,
-        statuses=statuses,
-        starts_from=query.starts_from,
-        starts_to=query.starts_to,
-        kinds=query.kinds,
-        tags=[t.strip().lower() for t in query.tags] if query.tags else None,
-        org_filter_id=org_filter_id,
-        language=query.language,
-        near=query.near,
-        radius_km=query.radius_km,
-        box=bounding_box(*query.near, query.radius_km)
-        if query.near and query.radius_km is not None
-        else None,
-        text=query.text,
-        after=after,
-        limit=limit + 1,
-    )
+
+    async def select(radius_km: float | None) -> list[asyncpg.Record]:
+        return await events.select_events(
+            conn,
+            account_id=account_id,
+            org_id=org_id,
+            statuses=statuses,
+            starts_from=query.starts_from,
+            starts_to=query.starts_to,
+            kinds=query.kinds,
+            tags=[t.strip().lower() for t in query.tags] if query.tags else None,
+            org_filter_id=org_filter_id,
+            language=query.language,
+            near=query.near,
+            radius_km=radius_km,
+            box=bounding_box(*query.near, radius_km)
+            if query.near and radius_km is not None
+            else None,
+            text=query.text,
+            after=after,
+            limit=limit + 1,
+        )
+
+    if query.near is not None and query.radius_km is not None:
+        rows = await _nearest_first(select, query.radius_km, after[0] if after else 0.0, limit)
+    else:
+        rows = await select(None)
     page, next_cursor = split_page(
         rows,
         limit,
