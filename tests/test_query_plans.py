@@ -167,6 +167,16 @@ async def test_partner_sync_plan_uses_indexes(explaining):
     assert_reads_at_most(explaining, 1_000)
 
 
+async def test_one_orgs_osdi_view_reads_that_orgs_events_only(explaining):
+    org_id = await explaining._conn.fetchval("SELECT id FROM orgs ORDER BY slug LIMIT 1")
+    rows = await partner_sync.select_public_events(
+        explaining, org_id=org_id, ends_after=datetime.now(UTC), after=None, limit=25
+    )
+    assert rows
+    assert_index_only(explaining)
+    assert_reads_at_most(explaining, 1_000)
+
+
 async def test_org_feed_plan_uses_indexes(explaining):
     org_id: UUID = await explaining._conn.fetchval("SELECT id FROM orgs ORDER BY slug LIMIT 1")
     now = datetime.now(UTC)

@@ -30,7 +30,7 @@ from uuid import UUID
 
 import asyncpg
 
-from db.queries.events import EVENT_COLUMNS
+from db.queries.events import EVENT_COLUMNS, hosted_by
 
 _PARTNER_COLUMNS = f"""{EVENT_COLUMNS},
        e.change_xid::text AS change_xid, (e.imported_from IS NOT NULL) AS imported,
@@ -129,15 +129,16 @@ async def select_public_events(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Public, non-draft events (cancelled ones included, so consumers update), by start;
-    with `org_id`, only that org's and those it co-hosts."""
+    with `org_id`, only that org's and those it co-hosts (starting from the org's events: a
+    catch-all `$1 IS NULL OR …` would walk every event for one org)."""
+    hosted = hosted_by("$1") if org_id is not None else "$1::uuid IS NULL"
     return await conn.fetch(
         f"""
         SELECT {_PARTNER_COLUMNS},
                (SELECT o.name FROM orgs o WHERE o.id = e.org_id) AS org_name
           FROM events e
          WHERE e.visibility = 'public' AND e.status <> 'draft'
-           AND ($1::uuid IS NULL OR e.org_id = $1 OR EXISTS (
-                   SELECT 1 FROM event_cohosts ec WHERE ec.event_id = e.id AND ec.org_id = $1))
+           AND {hosted}
            AND ($2::uuid IS NULL OR e.id = $2)
            AND ($3::timestamptz IS NULL OR e.ends_at > $3)
            AND ($4::timestamptz IS NULL OR (e.starts_at, e.id) > ($4, $5))
