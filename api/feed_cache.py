@@ -35,14 +35,18 @@ MAX_AGE_S = 300.0
 @dataclass(slots=True)
 class FeedEntry:
     feed: Feed
-    #: False once the body was dropped to stay within the byte budget
-    has_body: bool
     fingerprint: str
     rendered_at: float
     checked_at: float
     generation: int
     #: when a request began checking the fingerprint, if one is checking it now
     checking_since: float | None = None
+
+    @property
+    def has_body(self) -> bool:
+        """False once the body was dropped to stay within the byte budget (a feed is never
+        empty: it holds at least its VCALENDAR envelope)."""
+        return bool(self.feed.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +106,10 @@ class FeedCache:
 
     def put(self, check: Check, feed: Feed) -> None:
         old = self._entries.pop(check.key, None)
-        if old is not None and old.has_body:
+        if old is not None:
             self._body_bytes -= len(old.feed.body)
         self._entries[check.key] = FeedEntry(
             feed=feed,
-            has_body=True,
             fingerprint=check.fingerprint,
             rendered_at=check.checked_at,
             checked_at=check.checked_at,
@@ -136,8 +139,7 @@ class FeedCache:
 
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key)
-        if entry.has_body:
-            self._body_bytes -= len(entry.feed.body)
+        self._body_bytes -= len(entry.feed.body)  # 0 once trimmed
 
     def _trim(self) -> None:
         while len(self._entries) > self._max_entries:
@@ -148,4 +150,3 @@ class FeedCache:
             if entry.has_body:
                 self._body_bytes -= len(entry.feed.body)
                 entry.feed = replace(entry.feed, body=b"")
-                entry.has_body = False

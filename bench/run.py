@@ -15,6 +15,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -307,8 +308,6 @@ def cold_requests(server: Server, name: str, path: str, count: int = 20) -> Resu
     """`count` requests one after another, each with a `?lang=` never asked before, so each
     misses the feed cache and is fetched, built and rendered (rendered VEVENTs stay cached,
     as after a change to one event of a feed)."""
-    import statistics
-
     pids = process_tree(server.proc.pid)
     cpu_before = cpu_seconds(pids)
     seconds, errors = [], 0
@@ -357,8 +356,6 @@ async def pipeline_ceiling(url: str, duration: int) -> Result:
 async def feed_cold_renders(url: str, slug: str, runs: int = 5) -> list[Result]:
     """The org feed rendered cold in-process (no feed or VEVENT cached) against the same items
     built with plain icalendar objects; and the whole cold path (fetch + items + render)."""
-    import statistics
-
     from api.services import feeds
     from bench.ical_render import render_with_icalendar
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from uuid import UUID
 
 import asyncpg
@@ -185,11 +186,12 @@ def test_the_cache_holds_bodies_within_its_byte_budget():
     from api.feed_cache import Check
     from api.services.feeds import EPOCH, Feed
 
+    now = time.monotonic()
     cache = FeedCache(max_body_bytes=250)
     for n in range(5):
         body = bytes([65 + n]) * 100
-        cache.put(Check(("feed", n), "v1", 0.0 + 1e9, 0), Feed(body, f'"{n}"', EPOCH, False))
-    kept = [cache.confirm(Check(("feed", n), "v1", 1e9, 0)) for n in range(5)]
+        cache.put(Check(("feed", n), "v1", now, 0), Feed(body, f'"{n}"', EPOCH, False))
+    kept = [cache.confirm(Check(("feed", n), "v1", now, 0)) for n in range(5)]
     assert all(entry is not None for entry in kept)
     bodies = [entry.feed.body for entry in kept if entry is not None and entry.has_body]
     # the two most recent bodies fit in 250 bytes; older entries kept only their ETags
@@ -242,8 +244,6 @@ async def test_a_failed_render_does_not_hold_back_the_next_request(client, app):
 
 
 def test_while_one_request_checks_a_feed_the_others_are_served_the_entry():
-    import time
-
     from api.feed_cache import Check
     from api.services.feeds import EPOCH, Feed
 

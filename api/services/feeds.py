@@ -294,28 +294,31 @@ def _status_and_prefix(
 # ---------------------------------------------------------------- items
 
 
-def event_item(
+def _occasion_item(
     row: Row,
     reader: Reader,
     *,
+    path: str,
+    place: Row,
     exact: bool,
-    attendance: str | None = None,
-    changed: Sequence[datetime] = (),
+    attendance: str | None,
+    changed: Sequence[datetime],
+    categories: tuple[str, ...] = (),
 ) -> FeedItem:
-    """An event as this reader may see it; `attendance` is the reader's RSVP status if any."""
+    """An event or a trip (`path` events or trips) as this reader may see it, at `place`."""
     lang = _content_language(row, reader.languages)
     words = _words(reader.languages, lang)
     status, prefix = _status_and_prefix(words, row["status"], attendance)
-    url = f"{reader.public_url}/v1/events/{row['id']}"
+    url = f"{reader.public_url}/v1/{path}/{row['id']}"
     notes = ""
     if row["status"] == "cancelled" and row["cancel_reason"]:
         notes = words["reason"].format(row["cancel_reason"])
-    elif row["status"] == "postponed":
+    elif row["status"] == "postponed":  # events only: trips are never postponed
         notes = words["new_date"]
-    location, geo = _place(row, exact)
+    location, geo = _place(place, exact)
     protected_exact = exact and row["location_policy"] != "public"
     return FeedItem(
-        uid=f"event-{row['id']}@caravan",
+        uid=f"{path.removesuffix('s')}-{row['id']}@caravan",
         summary=prefix + pick(row["title"], lang),
         description=_description(
             _clip(pick(row["summary"], lang)), _clip(pick(row["description"], lang)), notes, url
@@ -330,6 +333,27 @@ def event_item(
         location=location,
         geo=geo,
         url=url,
+        categories=categories,
+    )
+
+
+def event_item(
+    row: Row,
+    reader: Reader,
+    *,
+    exact: bool,
+    attendance: str | None = None,
+    changed: Sequence[datetime] = (),
+) -> FeedItem:
+    """An event as this reader may see it; `attendance` is the reader's RSVP status if any."""
+    return _occasion_item(
+        row,
+        reader,
+        path="events",
+        place=row,
+        exact=exact,
+        attendance=attendance,
+        changed=changed,
         categories=(row["kind"], *row["tags"]),
     )
 
@@ -376,31 +400,14 @@ def trip_item(
     changed: Sequence[datetime] = (),
 ) -> FeedItem:
     """The trip itself, from start to end, at its meeting point as the reader may see it."""
-    lang = _content_language(trip, reader.languages)
-    words = _words(reader.languages, lang)
-    status, prefix = _status_and_prefix(words, trip["status"], attendance)
-    url = f"{reader.public_url}/v1/trips/{trip['id']}"
-    notes = ""
-    if trip["status"] == "cancelled" and trip["cancel_reason"]:
-        notes = words["reason"].format(trip["cancel_reason"])
-    location, geo = _place(trips.meeting_point(trip), exact)
-    protected_exact = exact and trip["location_policy"] != "public"
-    return FeedItem(
-        uid=f"trip-{trip['id']}@caravan",
-        summary=prefix + pick(trip["title"], lang),
-        description=_description(
-            _clip(pick(trip["summary"], lang)), _clip(pick(trip["description"], lang)), notes, url
-        ),
-        starts_at=trip["starts_at"],
-        ends_at=trip["ends_at"],
-        timezone=trip["timezone"],
-        updated_at=max([trip["updated_at"], *changed, *_revealed_at(trip, exact, reader.now)]),
-        created_at=trip["created_at"],
-        sequence=trip["sequence"] + _reader_part(attendance, protected_exact),
-        status=status,
-        location=location,
-        geo=geo,
-        url=url,
+    return _occasion_item(
+        trip,
+        reader,
+        path="trips",
+        place=trips.meeting_point(trip),
+        exact=exact,
+        attendance=attendance,
+        changed=changed,
     )
 
 
