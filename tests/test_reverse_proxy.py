@@ -453,11 +453,12 @@ async def test_the_app_is_told_the_real_peer_and_never_what_the_client_claimed(e
 
 
 @needs_nginx
-async def test_plain_http_is_sent_to_https(proxy: Nginx):
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{proxy.http_port}") as http:
-        response = await http.get("/v1/events?page=2")
-    assert response.status_code == 301
-    assert response.headers["location"] == "https://127.0.0.1/v1/events?page=2"
+async def test_plain_http_on_either_port_is_sent_to_https(proxy: Nginx):
+    for port in (proxy.http_port, proxy.https_port):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            response = await http.get("/v1/events?page=2")
+        assert response.status_code == 301, (port, response.text)
+        assert response.headers["location"] == "https://127.0.0.1/v1/events?page=2"
 
 
 @needs_nginx
