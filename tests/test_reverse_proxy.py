@@ -17,6 +17,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -74,10 +75,18 @@ def shipped_seconds(name: str) -> int:
 # ------------------------------------------------------------------ rendering and running
 
 
-def render(https_port: int, http_port: int, upstream_port: int, cert: Path, key: Path) -> str:
-    """The shipped file with only its addresses and certificate paths changed."""
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def render(
+    https_port: int, http_port: int, upstream_port: int, cert: Path, key: Path, scratch: Path
+) -> str:
+    """The shipped file with only its addresses and certificate paths changed, and nginx's
+    scratch folders (compiled in under /var/lib/nginx) moved to `scratch`."""
     text = SHIPPED.read_text()
+    temp_paths = "".join(f"\n    {name}_temp_path {scratch / name};" for name in TEMP_PATHS)
     for line, replacement in [
+        ("http {", "http {" + temp_paths),
         ("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;"),
         ("listen 80;", f"listen 127.0.0.1:{http_port};"),
         ("server api:8000;", f"server 127.0.0.1:{upstream_port};"),
@@ -140,6 +149,10 @@ class Nginx:
         self.https_port = free_port()
         self.http_port = free_port()
         self.certificate = certificate
+        # outside pytest's private folders: nginx's workers (`nobody` when the tests run as
+        # root) write request bodies there
+        self.scratch = Path(tempfile.mkdtemp(prefix="caravan-nginx-"))
+        self.scratch.chmod(0o755)
         self.conf = directory / "nginx.conf"
         self.conf.write_text(
             render(
@@ -148,6 +161,7 @@ class Nginx:
                 upstream_port,
                 certificate.cert,
                 certificate.key,
+                self.scratch,
             )
         )
         self.log_path = directory / "nginx.log"
@@ -196,14 +210,14 @@ class Nginx:
         raise RuntimeError(f"nginx did not start: {self.log_path.read_text()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ fixtures
@@ -471,6 +485,17 @@ async def test_a_body_over_the_app_limit_is_refused_by_the_proxy_as_a_problem(pr
             headers={"Content-Type": "application/json"},
         )
     assert_problem(response, 413, "body-too-large", detail_contains="larger")
+
+
+@needs_nginx
+async def test_a_body_under_the_limit_but_over_the_memory_buffer_reaches_the_app(proxy: Nginx):
+    body = json.dumps({"slug": "big", "name": "a" * 300_000, "timezone": "UTC"}).encode()
+    async with proxy.client() as http:
+        response = await http.post(
+            "/v1/orgs", content=body, headers={"Content-Type": "application/json"}
+        )
+    # the app read the whole document (nginx buffered it on disk first) and judged its fields
+    assert_problem(response, 400, "invalid-request", pointer="#/name")
 
 
 @needs_nginx
