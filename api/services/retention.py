@@ -87,13 +87,16 @@ async def _window_of(conn: asyncpg.Connection, field: str, default: int) -> dict
     return {r["org_id"]: min(r["value"], default) for r in rows}
 
 
-async def _purge_rsvp_contacts(
+async def _purge_rsvp_lists(
     conn: asyncpg.Connection, retention: Retention, now: datetime
 ) -> list[dict[str, Any]]:
+    """The attendee lists of events past their window: rows deleted (aliases, contacts,
+    account links, check-ins, language needs), counts kept as tallies, the event's RSVP data
+    key destroyed."""
     default = retention.rsvp_contact_hours
     windows = await _window_of(conn, "rsvp_contact_hours", default)
     by_event: dict[UUID, dict[str, Any]] = {}
-    for row in await rsvps.purge_expired_contacts_by_event(conn, now=now, default_hours=default):
+    for row in await rsvps.delete_expired_rsvps(conn, now, default):
         by_event[row["event_id"]] = {
             "org_id": row["org_id"],
             "data_class": CONTACT_CLASS,
@@ -216,7 +219,7 @@ async def run_retention(
     conn: asyncpg.Connection, *, retention: Retention | None = None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Purge everything past its window, in one transaction (a savepoint inside another):
-    RSVP contacts, ride pickups and rider lists, trip emergency data, audit rows. Destroys the
+    RSVP lists, ride pickups and rider lists, trip emergency data, audit rows. Destroys the
     data keys of what is gone, so copies of the ciphertext become unreadable. Counts survive.
 
     Writes and returns one receipt per kind of data and event, trip or org; a run with nothing
@@ -226,7 +229,7 @@ async def run_retention(
     moment = now or datetime.now(UTC)
     async with conn.transaction():
         receipts = [
-            *await _purge_rsvp_contacts(conn, retention, moment),
+            *await _purge_rsvp_lists(conn, retention, moment),
             *await _purge_ride_pickups(conn, retention, moment),
             *await _purge_ride_riders(conn, retention, moment),
             *await _purge_trip_data(conn, retention, moment),
