@@ -524,5 +524,3 @@ async def test_a_shift_of_another_event_breaks_a_rule(client: httpx.AsyncClient)
         f"/v1/events/{event['id']}/rsvps", json={"alias": "Lupe", "shift_id": shift.json()["id"]}
     )
     assert_problem(response, 422, "rule-violation", pointer="#/shift_id")
-
-

@@ -75,13 +75,10 @@ def _retention_texts(w: Retention) -> dict[str, str]:
         "account_totp": "Kept while two-factor authentication is on",
         "recovery_codes": "Each deleted when used; all deleted when two-factor is turned off",
         "memberships": "Kept while a member",
-        "rsvps": (
-            f"Contact erased {w.rsvp_contact_hours} h after the event ends; alias, status and "
-            "places kept"
-        ),
+        "rsvps": (f"Deleted {w.rsvp_contact_hours} h after the event ends; only counts kept"),
         "trip_applications": (
-            f"Emergency contact and notes purged {w.trip_emergency_days} days after the trip "
-            "ends or is cancelled; status and roles kept"
+            f"Deleted {w.trip_emergency_days} days after the trip ends or is cancelled; only "
+            "counts per state and role kept"
         ),
         "ride_offers": (
             f"Exact pickup and contact purged {w.ride_pickup_hours} h after the last leg leaves"

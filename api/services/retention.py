@@ -374,10 +374,13 @@ def retention_table(settings: Settings) -> str:
     r = Retention.from_settings(settings)
     rows = [
         (
-            "RSVP contact (sealed)",
-            f"{_hours(r.rsvp_contact_hours)} after the event ends; then erased and the "
-            "event's contact key destroyed. Alias, status and counts stay",
-            "`CARAVAN_RETAIN_RSVP_CONTACT_HOURS`; an org may shorten",
+            "RSVPs: alias and contact (sealed), account link, check-in time, language needs, "
+            "guests; a member's own list of past RSVPs",
+            f"{_hours(r.rsvp_contact_hours)} after the event ends (a postponed event's window "
+            "starts again from its new end); then the RSVPs are deleted and the event's RSVP "
+            "key destroyed. Only counts stay: going, checked in, waitlisted, cancelled, per "
+            "shift and per language",
+            "`CARAVAN_RETAIN_RSVP_CONTACT_HOURS`; an org may shorten, never lengthen",
         ),
         (
             "Ride pickup point and driver contact (sealed)",
@@ -392,9 +395,11 @@ def retention_table(settings: Settings) -> str:
             "as above",
         ),
         (
-            "Trip emergency contacts and notes (sealed)",
-            f"{r.trip_emergency_days} days after the trip ends or is cancelled; then erased "
-            "and the trip's key destroyed. Applications and counts stay",
+            "Trip applications: who applied, answers, roles, checklist ticks, emergency "
+            "contacts and notes (sealed)",
+            f"{r.trip_emergency_days} days after the trip ends or is cancelled; then the "
+            "applications are deleted and the trip's key destroyed. Counts per state and role "
+            "stay",
             "`CARAVAN_RETAIN_TRIP_EMERGENCY_DAYS`; an org may shorten",
         ),
         (

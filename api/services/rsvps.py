@@ -95,10 +95,16 @@ def open_alias(keyring: Keyring, key: bytes | None, record: asyncpg.Record) -> s
 
 
 def row_manage_token(keyring: Keyring, key: bytes | None, record: asyncpg.Record) -> str | None:
-    """The manage token of a listed RSVP; rows older than sealing kept the master-key one."""
+    """The manage token of a listed RSVP (rows older than sealing were given one derived from
+    the master key); None rather than a link that would not open (such an old row after a
+    master-key rotation)."""
     if record["alias_ciphertext"] is None:
-        return keyring.derived_token(MANAGE_PREFIX, MANAGE_PURPOSE, record["id"])
-    return None if key is None else manage_token(key, record["id"])
+        token = keyring.derived_token(MANAGE_PREFIX, MANAGE_PURPOSE, record["id"])
+    elif key is None:
+        return None
+    else:
+        token = manage_token(key, record["id"])
+    return token if hmac.compare_digest(token_hash(token), record["manage_token_hash"]) else None
 
 
 def manage_url(settings: Settings, token: str) -> str:

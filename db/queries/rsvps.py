@@ -416,7 +416,8 @@ async def select_account_rsvps(
     """An account's RSVPs with their event's title and times, soonest event first."""
     return await conn.fetch(
         f"""
-        SELECT {RSVP_COLUMNS}, e.title AS event_title, e.languages AS event_languages,
+        SELECT {RSVP_COLUMNS}, r.manage_token_hash, e.title AS event_title,
+               e.languages AS event_languages,
                e.starts_at AS event_starts_at, e.ends_at AS event_ends_at,
                e.timezone AS event_timezone, e.status AS event_status,
                s.name AS shift_name, s.role AS shift_role, s.starts_at AS shift_starts_at, s.ends_at AS shift_ends_at
