@@ -13,7 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.crypto import DecryptionError, Keyring
-from api.services import encryption
+from api.services import encryption, rsvps
 from api.services.key_rotation import RotationError, rotate_master_key
 from tests.conftest import SharedConnection, settings_for
 from tests.events_helpers import published_event
@@ -170,3 +170,24 @@ async def test_manage_links_in_my_rsvps_keep_working_after_rotation(
         assert view.json()["rsvp"]["alias"] == "Lupe"
         changed = await rotated.patch(f"/v1/rsvps/manage/{token}", json={"guests": 1})
         assert changed.status_code == 200, changed.text
+
+
+async def test_the_worker_can_still_put_an_anonymous_manage_link_into_a_message_after_rotation(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, database_url: str, settings
+) -> None:
+    owner = await sign_up(client, "Owner")
+    org = await create_org(client, owner)
+    event = await published_event(client, org, owner)
+    created = await client.post(f"/v1/events/{event['id']}/rsvps", json={"alias": "Juan"})
+    assert created.status_code == 201, created.text
+    rsvp_id = UUID(created.json()["id"])
+
+    new = Keyring(NEW_SECRET)
+    await rotate_master_key(conn, Keyring(settings.secret_key), new)
+
+    rotated_settings = settings_for(database_url, CARAVAN_SECRET_KEY=NEW_SECRET)
+    link = await rsvps.manage_link(conn, new, rotated_settings, rsvp_id)
+    assert link == created.json()["manage_url"]
+    async with app_with_secret(database_url, conn, NEW_SECRET) as rotated:
+        view = await rotated.get(f"/v1/rsvps/manage/{link.rsplit('/', 1)[-1]}")
+        assert view.status_code == 200 and view.json()["rsvp"]["alias"] == "Juan"

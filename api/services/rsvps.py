@@ -542,6 +542,18 @@ async def cancel_by_token(conn: asyncpg.Connection, keyring: Keyring, token: str
     return await _rsvp_view(conn, keyring, record, with_position=False)
 
 
+async def manage_link(
+    conn: asyncpg.Connection, keyring: Keyring, settings: Settings, rsvp_id: UUID
+) -> str | None:
+    """The RSVP's manage URL, recomputed (for a later message to its holder, or a list); None
+    once the RSVP or its event's key is gone, or when the link would not open."""
+    record = await rsvps.select_rsvp(conn, rsvp_id)
+    if record is None:
+        return None
+    token = row_manage_token(keyring, await rsvp_key(conn, keyring, record["event_id"]), record)
+    return None if token is None else manage_url(settings, token)
+
+
 # ---------------------------------------------------------------- my RSVPs
 
 

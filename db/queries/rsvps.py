@@ -213,7 +213,11 @@ async def select_rsvp(
 ) -> asyncpg.Record | None:
     lock = "FOR UPDATE" if for_update else ""
     return await conn.fetchrow(
-        f"SELECT {RSVP_COLUMNS}, r.contact_ciphertext FROM rsvps r WHERE r.id = $1 {lock}",
+        f"""
+        SELECT {RSVP_COLUMNS}, r.contact_ciphertext, r.manage_token_hash
+          FROM rsvps r
+         WHERE r.id = $1 {lock}
+        """,
         rsvp_id,
     )
 
