@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from api.services.retention import run_retention
 from tests.events_helpers import published_event
 from tests.people import create_org, join, sign_up
 from tests.rides_helpers import offer_ride
@@ -39,5 +40,12 @@ async def test_moving_an_event_keeps_contacts_until_a_day_after_its_new_end(clie
         headers=organizer.headers,
     )
     assert moved.status_code == 200, moved.text
-    purge_after = await conn.fetchval("SELECT contact_purge_after FROM rsvps WHERE alias = 'Luz'")
-    assert purge_after == new_end + timedelta(hours=24)
+    # the list is kept until a day after the new end, then goes
+    assert await run_retention(conn, now=new_end + timedelta(hours=23)) == []
+    listed = await client.get(f"/v1/events/{event['id']}/rsvps", headers=organizer.headers)
+    assert [(a["alias"], a["contact"]) for a in listed.json()["items"]] == [
+        ("Luz", "luz@example.org")
+    ]
+    assert [
+        r["row_count"] for r in await run_retention(conn, now=new_end + timedelta(hours=25))
+    ] == [1]

@@ -13,7 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.crypto import DecryptionError, Keyring
-from api.services import encryption
+from api.services import encryption, rsvps
 from api.services.key_rotation import RotationError, rotate_master_key
 from tests.conftest import SharedConnection, settings_for
 from tests.events_helpers import published_event
@@ -102,8 +102,7 @@ async def test_after_rotation_the_new_secret_opens_everything_and_the_old_one_no
     # the old secret finds nobody and opens nothing
     assert (await login(client, owner.email)).status_code == 401
     ciphertext = await conn.fetchval(
-        "SELECT contact_ciphertext FROM rsvps WHERE alias = 'Lupe' AND event_id = $1",
-        UUID(event["id"]),
+        "SELECT contact_ciphertext FROM rsvps WHERE id = $1", UUID(rsvp.json()["id"])
     )
     with pytest.raises(DecryptionError):
         await encryption.open_sealed(
@@ -144,3 +143,51 @@ async def test_keyed_rows_that_cannot_be_recomputed_are_dropped(
     report = await rotate_master_key(conn, Keyring(settings.secret_key), Keyring(NEW_SECRET))
     assert report.rate_limit_windows_dropped > 0
     assert await conn.fetchval("SELECT count(*) FROM rate_limits") == 0
+
+
+async def test_manage_links_in_my_rsvps_keep_working_after_rotation(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, database_url: str, settings
+) -> None:
+    owner = await sign_up(client, "Owner")
+    member = await sign_up(client, "Member")
+    org = await create_org(client, owner)
+    event = await published_event(client, org, owner)
+    created = await client.post(
+        f"/v1/events/{event['id']}/rsvps", json={"alias": "Lupe"}, headers=member.headers
+    )
+    assert created.status_code == 201, created.text
+    before = (await client.get("/v1/me/rsvps", headers=member.headers)).json()["items"]
+    assert [i["manage_url"] for i in before] == [created.json()["manage_url"]]
+
+    await rotate_master_key(conn, Keyring(settings.secret_key), Keyring(NEW_SECRET))
+
+    async with app_with_secret(database_url, conn, NEW_SECRET) as rotated:
+        mine = (await rotated.get("/v1/me/rsvps", headers=member.headers)).json()["items"]
+        assert [i["manage_url"] for i in mine] == [created.json()["manage_url"]]
+        token = mine[0]["manage_url"].rsplit("/", 1)[-1]
+        view = await rotated.get(f"/v1/rsvps/manage/{token}")
+        assert view.status_code == 200, view.text
+        assert view.json()["rsvp"]["alias"] == "Lupe"
+        changed = await rotated.patch(f"/v1/rsvps/manage/{token}", json={"guests": 1})
+        assert changed.status_code == 200, changed.text
+
+
+async def test_the_worker_can_still_put_an_anonymous_manage_link_into_a_message_after_rotation(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, database_url: str, settings
+) -> None:
+    owner = await sign_up(client, "Owner")
+    org = await create_org(client, owner)
+    event = await published_event(client, org, owner)
+    created = await client.post(f"/v1/events/{event['id']}/rsvps", json={"alias": "Juan"})
+    assert created.status_code == 201, created.text
+    rsvp_id = UUID(created.json()["id"])
+
+    new = Keyring(NEW_SECRET)
+    await rotate_master_key(conn, Keyring(settings.secret_key), new)
+
+    rotated_settings = settings_for(database_url, CARAVAN_SECRET_KEY=NEW_SECRET)
+    link = await rsvps.manage_link(conn, new, rotated_settings, rsvp_id)
+    assert link == created.json()["manage_url"]
+    async with app_with_secret(database_url, conn, NEW_SECRET) as rotated:
+        view = await rotated.get(f"/v1/rsvps/manage/{link.rsplit('/', 1)[-1]}")
+        assert view.status_code == 200 and view.json()["rsvp"]["alias"] == "Juan"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -81,6 +82,12 @@ async def test_the_export_holds_my_data_opened_and_nothing_of_anyone_else(client
     assert [r["id"] for r in export["rsvps"]] == [mine["id"]]
     assert export["rsvps"][0]["contact"] == CONTACT
     assert export["rsvps"][0]["places"] == 2
+    # the sealed alias opened, and when the list it is on goes (the event's end plus 24 h)
+    assert export["rsvps"][0]["alias"] == mine["alias"]
+    ends = datetime.fromisoformat(world["event"]["ends_at"])
+    assert datetime.fromisoformat(export["rsvps"][0]["contact_purge_after"]) == ends + timedelta(
+        hours=24
+    )
     assert export["rsvps"][0]["event_title"] == world["event"]["title"]
     [app] = export["trip_applications"]
     assert app["id"] == application["id"]

@@ -1,4 +1,4 @@
-"""The retention purge: contact data gone past its window, counts intact, receipts written,
+"""The retention purge: attendee lists gone past their window, counts intact, receipts written,
 keys destroyed so that a copy of the ciphertext taken before the purge opens with nothing
 the live system holds; rides, trips, audit rows; nothing personal in replay or outbox rows."""
 
@@ -15,9 +15,8 @@ import pytest
 from api.config import Settings
 from api.crypto import DecryptionError, Keyring
 from api.services import encryption
-from api.services.retention import Retention, describe, run_retention, totals
+from api.services.retention import describe, run_retention, totals
 from api.worker import run_housekeeping
-from db.queries.rsvps import retime_contact_purge
 from tests.conftest import settings_for
 from tests.events_helpers import published_event
 from tests.people import Person, create_org, sign_up
@@ -41,7 +40,7 @@ async def rsvp_with_contact(client: httpx.AsyncClient, event: dict[str, Any], al
 
 
 async def end_event(conn: asyncpg.Connection, event: dict[str, Any], hours_ago: float) -> None:
-    """Move an event into the past, as an organizer moving it would (contact deadline too)."""
+    """Move an event into the past."""
     ends = datetime.now(UTC) - timedelta(hours=hours_ago)
     await conn.execute(
         "UPDATE events SET starts_at = $2, ends_at = $3 WHERE id = $1",
@@ -49,7 +48,6 @@ async def end_event(conn: asyncpg.Connection, event: dict[str, Any], hours_ago: 
         ends - timedelta(hours=2),
         ends,
     )
-    await retime_contact_purge(conn, UUID(event["id"]))
 
 
 async def contact_key(conn: asyncpg.Connection, event: dict[str, Any]) -> asyncpg.Record:
@@ -67,7 +65,7 @@ async def event_world(client: httpx.AsyncClient) -> tuple[Person, dict[str, Any]
     return organizer, await create_org(client, organizer)
 
 
-async def test_contacts_of_events_ended_0_to_72_hours_ago_go_after_24_hours_and_counts_stay(
+async def test_lists_of_events_ended_0_to_72_hours_ago_go_after_24_hours_and_counts_stay(
     client: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
     organizer, org = await event_world(client)
@@ -81,7 +79,12 @@ async def test_contacts_of_events_ended_0_to_72_hours_ago_go_after_24_hours_and_
     counts_before = {
         h: (await client.get(f"/v1/events/{e['id']}")).json()["counts"] for h, e in events.items()
     }
-    rsvps_before = await conn.fetchval("SELECT count(*) FROM rsvps")
+    listed_before = {
+        h: (await client.get(f"/v1/events/{e['id']}/rsvps", headers=organizer.headers)).json()[
+            "counts"
+        ]
+        for h, e in events.items()
+    }
 
     first = await run_retention(conn)
     second = await run_retention(conn)
@@ -95,11 +98,11 @@ async def test_contacts_of_events_ended_0_to_72_hours_ago_go_after_24_hours_and_
     assert totals(first)["rsvp_contacts"] == 3 * len(past)
     assert "rsvp_contact: 3 row(s), 1 key(s) destroyed, event " in describe(first[0])
 
-    # zero contact data past the window; everything within it intact
+    # no RSVP row past the window; everything within it intact
     left_past = await conn.fetchval(
         """
         SELECT count(*) FROM rsvps r JOIN events e ON e.id = r.event_id
-         WHERE e.ends_at + interval '24 hours' <= now() AND r.contact_ciphertext IS NOT NULL
+         WHERE e.ends_at + interval '24 hours' <= now()
         """
     )
     assert left_past == 0
@@ -113,19 +116,18 @@ async def test_contacts_of_events_ended_0_to_72_hours_ago_go_after_24_hours_and_
             assert held == 0 and key["wrapped_key"] is None and key["destroyed_at"], hours
         else:
             assert held == 3 and key["wrapped_key"] is not None, hours
-    # the organizer's list shows the aliases, and contacts only where still kept
+    # the organizer's list is empty past the window, whole within it
     listed = await client.get(f"/v1/events/{events[72]['id']}/rsvps", headers=organizer.headers)
-    assert {(a["alias"], a["contact"]) for a in listed.json()["items"]} == {
-        ("Lupe", None),
-        ("Juan", None),
-        ("Mar", None),
-    }
-    # counts intact: every RSVP row, every event's counters
-    assert await conn.fetchval("SELECT count(*) FROM rsvps") == rsvps_before
+    assert listed.json()["items"] == []
+    listed = await client.get(f"/v1/events/{events[23]['id']}/rsvps", headers=organizer.headers)
+    assert {a["alias"] for a in listed.json()["items"]} == {"Lupe", "Juan", "Mar"}
+    # counts intact: every event's counters and the organizer's counts per status
     for hours, event in events.items():
         assert (await client.get(f"/v1/events/{event['id']}")).json()["counts"] == counts_before[
             hours
         ]
+        listed = await client.get(f"/v1/events/{event['id']}/rsvps", headers=organizer.headers)
+        assert listed.json()["counts"] == listed_before[hours]
     # receipts written, once
     stored = await conn.fetch(
         "SELECT org_id, data_class, event_id, row_count, keys_destroyed FROM purge_receipts"
@@ -195,34 +197,15 @@ async def test_the_worker_round_runs_the_purge_and_names_what_it_erased(
     assert await conn.fetchval("SELECT count(*) FROM purge_receipts") == 1
 
 
-async def test_a_longer_default_never_outlives_the_deadline_given_with_the_rsvp(
-    client: httpx.AsyncClient, conn: asyncpg.Connection
-) -> None:
-    organizer, org = await event_world(client)
-    event = await published_event(client, org, organizer)
-    await rsvp_with_contact(client, event, "Lupe")
-    await end_event(conn, event, hours_ago=30)
-    await run_retention(conn, retention=Retention(rsvp_contact_hours=48))
-    assert (
-        await conn.fetchval(
-            "SELECT contact_ciphertext FROM rsvps WHERE event_id = $1", UUID(event["id"])
-        )
-        is None
-    )
-    # its key waits for the configured window, then goes
-    assert (await contact_key(conn, event))["wrapped_key"] is not None
-    later = datetime.now(UTC) + timedelta(hours=19)
-    receipts = await run_retention(conn, retention=Retention(rsvp_contact_hours=48), now=later)
-    assert [(r["row_count"], r["keys_destroyed"]) for r in receipts] == [(0, 1)]
-
-
 async def test_an_event_whose_contact_key_was_shredded_still_answers_rsvps_properly(
     client: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings
 ) -> None:
     organizer, org = await event_world(client)
     event = await published_event(client, org, organizer)
     await rsvp_with_contact(client, event, "Lupe")
-    backup = await conn.fetchval("SELECT contact_ciphertext FROM rsvps WHERE alias = 'Lupe'")
+    backup = await conn.fetchval(
+        "SELECT contact_ciphertext FROM rsvps WHERE event_id = $1", UUID(event["id"])
+    )
     await end_event(conn, event, hours_ago=30)
     await run_retention(conn)
     late = await client.post(
@@ -304,6 +287,9 @@ async def test_trip_emergency_data_is_purged_on_schedule_with_a_receipt(
     trip = await open_trip_for(client, org, owner)
     await accepted(client, trip, ana, owner, emergency_contact={"name": "Rosa", "phone": "+52 1"})
     ends = datetime.fromisoformat(trip["ends_at"])
+    before = await client.get(f"/v1/trips/{trip['id']}/applications", headers=owner.headers)
+    counts_before = before.json()["counts"]
+    assert counts_before["accepted"] == 1
 
     assert await run_retention(conn, now=ends + timedelta(days=6)) == []
     receipts = await run_retention(conn, now=ends + timedelta(days=8))
@@ -312,11 +298,17 @@ async def test_trip_emergency_data_is_purged_on_schedule_with_a_receipt(
         (r["data_class"], r["trip_id"], r["row_count"], r["keys_destroyed"], r["window_hours"])
         for r in receipts
     ] == [("trip_emergency", UUID(trip["id"]), 1, 1, 7 * 24)]
-    assert await conn.fetchval(
-        "SELECT emergency_contact_ciphertext IS NULL AND data_purged_at IS NOT NULL "
-        "FROM trip_applications WHERE trip_id = $1",
-        UUID(trip["id"]),
+    # the applications are gone; their counts per state and role stay
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM trip_applications WHERE trip_id = $1", UUID(trip["id"])
+        )
+        == 0
     )
+    listed = await client.get(f"/v1/trips/{trip['id']}/applications", headers=owner.headers)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
+    assert counts_before == listed.json()["counts"]
 
 
 # ---------------------------------------------------------------- audit rows

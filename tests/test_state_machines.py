@@ -224,7 +224,7 @@ class RsvpMachine(Machine):
     @rule(token=tokens)
     def cancel(self, token: str) -> None:
         if token != "cvn_rsvp_refused":
-            self.step(rsvps.cancel_by_token(self.world.conn, token))
+            self.step(rsvps.cancel_by_token(self.world.conn, self.world.keyring, token))
 
     @rule(token=tokens, guests=st.integers(0, 3))
     def change_guests(self, token: str, guests: int) -> None:

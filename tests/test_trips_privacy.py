@@ -193,7 +193,7 @@ async def _end_trip(conn: asyncpg.Connection, trip: dict[str, Any], days_ago: fl
     )
 
 
-async def test_the_purge_nulls_the_data_records_it_destroys_the_key_and_keeps_counts(
+async def test_the_purge_deletes_the_applications_destroys_the_key_and_keeps_counts(
     client: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
     s = await _setting(client)
@@ -206,6 +206,11 @@ async def test_the_purge_nulls_the_data_records_it_destroys_the_key_and_keeps_co
         UUID(s["application"]["id"]),
     )
     copy_of_ciphertext = before["emergency_contact_ciphertext"]
+    listed = await client.get(
+        f"/v1/trips/{s['trip']['id']}/applications", headers=s["owner"].headers
+    )
+    counts_before = listed.json()["counts"]
+    assert counts_before["accepted"] == 2
 
     purged = await purge_trip_participant_data(conn, days=7)
 
@@ -217,16 +222,15 @@ async def test_the_purge_nulls_the_data_records_it_destroys_the_key_and_keeps_co
             "key_destroyed": True,
         }
     ]
+    # who applied, their answers and roles, their sealed data: all gone; counts stay
     rows = await conn.fetch(
-        "SELECT status, emergency_contact_ciphertext, notes_ciphertext, data_purged_at "
-        "FROM trip_applications WHERE trip_id = $1",
-        UUID(s["trip"]["id"]),
+        "SELECT id FROM trip_applications WHERE trip_id = $1", UUID(s["trip"]["id"])
     )
-    assert len(rows) == 2
-    for row in rows:
-        assert row["emergency_contact_ciphertext"] is None and row["notes_ciphertext"] is None
-        assert row["data_purged_at"] is not None
-        assert row["status"] == "accepted"  # statuses and counts stay
+    assert rows == []
+    listed = await client.get(
+        f"/v1/trips/{s['trip']['id']}/applications", headers=s["owner"].headers
+    )
+    assert listed.json()["items"] == [] and listed.json()["counts"] == counts_before
     trip_row = await conn.fetchrow(
         "SELECT places_taken FROM trips WHERE id = $1", UUID(s["trip"]["id"])
     )
@@ -250,19 +254,13 @@ async def test_the_purge_nulls_the_data_records_it_destroys_the_key_and_keeps_co
     assert audit["actor_id"] is None
     assert audit["detail"] == {"applications_purged": 1, "key_destroyed": True, "days": 7}
 
-    # the participant and organizers see that it is gone, and nothing more is stored
+    # the application itself is gone, so nothing more can be stored on it
     seen = await client.get(_data_url(s["application"]), headers=s["ana"].headers)
-    assert seen.json()["emergency_contact"] is None and seen.json()["purged_at"] is not None
-    assert_problem(
-        await client.put(
-            _data_url(s["application"]),
-            json={"emergency_contact": CONTACT},
-            headers=s["ana"].headers,
-        ),
-        409,
-        "conflict",
-        detail_contains="purged",
+    assert seen.status_code == 404
+    put = await client.put(
+        _data_url(s["application"]), json={"emergency_contact": CONTACT}, headers=s["ana"].headers
     )
+    assert put.status_code == 404
     # the trip that ended 3 days ago keeps its data; running again purges nothing new
     kept = await client.get(_data_url(recent_app), headers=s["ana"].headers)
     assert kept.json()["emergency_contact"] == CONTACT

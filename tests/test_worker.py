@@ -20,27 +20,30 @@ async def test_housekeeping_deletes_expired_sessions_and_keeps_live_ones(client,
     assert [r["account_id"] for r in remaining] == [live.id]
 
 
-async def test_housekeeping_erases_rsvp_contacts_past_their_retention_only(client, conn):
+async def test_housekeeping_erases_attendee_lists_past_their_retention_only(client, conn):
     organizer = await sign_up(client, "Organizer")
     org = await create_org(client, organizer)
-    event = await published_event(client, org, organizer)
-    for alias in ("Past", "Current"):
+    past = await published_event(client, org, organizer)
+    current = await published_event(client, org, organizer)
+    for event, alias in ((past, "Past"), (current, "Current")):
         response = await client.post(
             f"/v1/events/{event['id']}/rsvps",
             json={"alias": alias, "contact": f"{alias}@example.org"},
         )
         assert response.status_code == 201, response.text
     await conn.execute(
-        "UPDATE rsvps SET contact_purge_after = now() - interval '1 minute' WHERE alias = 'Past'"
+        "UPDATE events SET starts_at = now() - interval '28 hours', "
+        "ends_at = now() - interval '26 hours' WHERE id = $1::uuid",
+        past["id"],
     )
     counts = await run_housekeeping(conn)
     assert counts["rsvp_contacts"] == 1
-    rows = {
-        r["alias"]: r
-        for r in await conn.fetch("SELECT alias, contact_ciphertext, contact_purged_at FROM rsvps")
-    }
-    assert rows["Past"]["contact_ciphertext"] is None and rows["Past"]["contact_purged_at"]
-    assert rows["Current"]["contact_ciphertext"] is not None
+    listed = await client.get(f"/v1/events/{past['id']}/rsvps", headers=organizer.headers)
+    assert listed.json()["items"] == []
+    listed = await client.get(f"/v1/events/{current['id']}/rsvps", headers=organizer.headers)
+    assert [(a["alias"], a["contact"]) for a in listed.json()["items"]] == [
+        ("Current", "Current@example.org")
+    ]
     # the count of people going survives the purge
-    event_now = await client.get(f"/v1/events/{event['id']}")
-    assert event_now.json()["counts"]["going"] == 2
+    event_now = await client.get(f"/v1/events/{past['id']}")
+    assert event_now.json()["counts"]["going"] == 1

@@ -93,10 +93,11 @@ class AccountController(Controller):
         self,
         conn: NamedDependency[asyncpg.Connection],
         keyring: NamedDependency[Keyring],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
     ) -> Response[AccountExport]:
         """Everything Caravan holds about your account, as JSON, sealed fields opened."""
-        export = await privacy.export_account(conn, keyring, account)
+        export = await privacy.export_account(conn, keyring, settings, account)
         return Response(export, headers=_NO_STORE)
 
     @delete(

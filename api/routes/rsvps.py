@@ -97,12 +97,13 @@ class RsvpController(Controller):
     async def get_manage_view(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
         languages: NamedDependency[list[str]],
         token: FromPath[str],
         lang: Lang = None,
     ) -> Response[ManageView]:
         """Your RSVP behind its manage link: status, place in line, the event, announcements, notifications."""
-        view = await rsvps.manage_view(conn, token, languages)
+        view = await rsvps.manage_view(conn, keyring, token, languages)
         return Response(view, headers=_NO_STORE)
 
     @patch(
@@ -124,10 +125,13 @@ class RsvpController(Controller):
 
     @delete("/v1/rsvps/manage/{token:str}", status_code=200, opt={"problems": (404, 409)})
     async def cancel_by_token(
-        self, conn: NamedDependency[asyncpg.Connection], token: FromPath[str]
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
+        token: FromPath[str],
     ) -> Response[Rsvp]:
         """Cancel your RSVP; your places go to the first in line at once. Repeating it changes nothing."""
-        cancelled = await rsvps.cancel_by_token(conn, token)
+        cancelled = await rsvps.cancel_by_token(conn, keyring, token)
         return Response(cancelled, headers=_NO_STORE)
 
     @get("/v1/me/rsvps", opt={"problems": (401,)})
@@ -241,9 +245,10 @@ class RsvpController(Controller):
     async def check_in(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        keyring: NamedDependency[Keyring],
         caller: NamedDependency[Caller | None],
         rsvp_id: FromPath[UUID],
     ) -> Response[Rsvp]:
         """Mark a going RSVP attended (organizers with attendee access); repeating it changes nothing."""
-        checked = await rsvps.check_in(conn, rsvp_id, _account_id(caller))
+        checked = await rsvps.check_in(conn, keyring, rsvp_id, _account_id(caller))
         return Response(checked, headers=_NO_STORE)

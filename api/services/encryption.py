@@ -47,6 +47,17 @@ async def _fresh_key_after_shredding(
     return keyring.unwrap(revived["wrapped_key"], aad)
 
 
+async def live_data_key(
+    conn: asyncpg.Connection, keyring: Keyring, scope: str, scope_id: UUID, data_class: str
+) -> bytes:
+    """The key new data is sealed with: the live one, created on first use or afresh after
+    the old one was shredded."""
+    key = await data_key(conn, keyring, scope, scope_id, data_class)
+    if key is None:
+        key = await _fresh_key_after_shredding(conn, keyring, scope, scope_id, data_class)
+    return key
+
+
 async def seal(
     conn: asyncpg.Connection,
     keyring: Keyring,
@@ -57,9 +68,7 @@ async def seal(
 ) -> bytes | None:
     if plaintext is None:
         return None
-    key = await data_key(conn, keyring, scope, scope_id, data_class)
-    if key is None:
-        key = await _fresh_key_after_shredding(conn, keyring, scope, scope_id, data_class)
+    key = await live_data_key(conn, keyring, scope, scope_id, data_class)
     return keyring.encrypt(key, plaintext, key_aad(scope, scope_id, data_class))
 
 

@@ -32,7 +32,7 @@ from api.patching import place_columns, sent_fields
 from api.services.orgs import check_timezone
 from api.services.waitlist import promote_waitlist
 from api.texts import choose_language, pick
-from db.queries import events, orgs, rsvps
+from db.queries import events, orgs
 from db.queries.notifications import insert_event_notifications
 from db.queries.outbox import insert_outbox_entry
 from schemas.events import (
@@ -624,8 +624,6 @@ async def update_event(
             from api.services.rides import flag_rides_for_event  # rides import this module
 
             await flag_rides_for_event(conn, event_id)
-            # contacts are kept until 24 h after the event's (new) end
-            await rsvps.retime_contact_purge(conn, event_id)
         await _outbox(conn, after, "event.updated")
     else:
         after = row

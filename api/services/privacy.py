@@ -23,7 +23,7 @@ from api.pagination import decode_cursor, split_page
 from api.services import accounts, encryption, rides, trip_applications, two_factor
 from api.services.accounts import Caller, Passwords
 from api.services.retention import Retention
-from api.services.rsvps import CONTACT_CLASS
+from api.services.rsvps import CONTACT_CLASS, ERASED_ALIAS
 from api.services.trips import EMERGENCY_CLASS
 from db.queries import accounts as account_queries
 from db.queries import audit, orgs
@@ -75,13 +75,10 @@ def _retention_texts(w: Retention) -> dict[str, str]:
         "account_totp": "Kept while two-factor authentication is on",
         "recovery_codes": "Each deleted when used; all deleted when two-factor is turned off",
         "memberships": "Kept while a member",
-        "rsvps": (
-            f"Contact erased {w.rsvp_contact_hours} h after the event ends; alias, status and "
-            "places kept"
-        ),
+        "rsvps": (f"Deleted {w.rsvp_contact_hours} h after the event ends; only counts kept"),
         "trip_applications": (
-            f"Emergency contact and notes purged {w.trip_emergency_days} days after the trip "
-            "ends or is cancelled; status and roles kept"
+            f"Deleted {w.trip_emergency_days} days after the trip ends or is cancelled; only "
+            "counts per state and role kept"
         ),
         "ride_offers": (
             f"Exact pickup and contact purged {w.ride_pickup_hours} h after the last leg leaves"
@@ -343,12 +340,12 @@ async def _open(
 
 
 async def export_account(
-    conn: asyncpg.Connection, keyring: Keyring, caller: Caller
+    conn: asyncpg.Connection, keyring: Keyring, settings: Settings, caller: Caller
 ) -> AccountExport:
     """Everything held about the caller's account, sealed fields opened; nobody else's data."""
     account_id = caller.account_id
     rsvps = []
-    for r in await q.select_rsvps(conn, account_id):
+    for r in await q.select_rsvps(conn, account_id, settings.retain_rsvp_contact_hours):
         contact = await _open(
             conn, keyring, "event", r["event_id"], CONTACT_CLASS, r["contact_ciphertext"]
         )
@@ -358,7 +355,12 @@ async def export_account(
                 event_id=r["event_id"],
                 event_title=r["event_title"],
                 shift_id=r["shift_id"],
-                alias=r["alias"],
+                alias=r["alias"]
+                if r["alias_ciphertext"] is None
+                else await _open(
+                    conn, keyring, "event", r["event_id"], CONTACT_CLASS, r["alias_ciphertext"]
+                )
+                or ERASED_ALIAS,
                 contact=contact,
                 contact_purge_after=r["contact_purge_after"],
                 contact_purged_at=r["contact_purged_at"],

@@ -87,13 +87,16 @@ async def _window_of(conn: asyncpg.Connection, field: str, default: int) -> dict
     return {r["org_id"]: min(r["value"], default) for r in rows}
 
 
-async def _purge_rsvp_contacts(
+async def _purge_rsvp_lists(
     conn: asyncpg.Connection, retention: Retention, now: datetime
 ) -> list[dict[str, Any]]:
+    """The attendee lists of events past their window: rows deleted (aliases, contacts,
+    account links, check-ins, language needs), counts kept as tallies, the event's RSVP data
+    key destroyed."""
     default = retention.rsvp_contact_hours
     windows = await _window_of(conn, "rsvp_contact_hours", default)
     by_event: dict[UUID, dict[str, Any]] = {}
-    for row in await rsvps.purge_expired_contacts_by_event(conn, now=now, default_hours=default):
+    for row in await rsvps.delete_expired_rsvps(conn, now, default):
         by_event[row["event_id"]] = {
             "org_id": row["org_id"],
             "data_class": CONTACT_CLASS,
@@ -216,7 +219,7 @@ async def run_retention(
     conn: asyncpg.Connection, *, retention: Retention | None = None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Purge everything past its window, in one transaction (a savepoint inside another):
-    RSVP contacts, ride pickups and rider lists, trip emergency data, audit rows. Destroys the
+    RSVP lists, ride pickups and rider lists, trip emergency data, audit rows. Destroys the
     data keys of what is gone, so copies of the ciphertext become unreadable. Counts survive.
 
     Writes and returns one receipt per kind of data and event, trip or org; a run with nothing
@@ -226,7 +229,7 @@ async def run_retention(
     moment = now or datetime.now(UTC)
     async with conn.transaction():
         receipts = [
-            *await _purge_rsvp_contacts(conn, retention, moment),
+            *await _purge_rsvp_lists(conn, retention, moment),
             *await _purge_ride_pickups(conn, retention, moment),
             *await _purge_ride_riders(conn, retention, moment),
             *await _purge_trip_data(conn, retention, moment),
@@ -371,10 +374,13 @@ def retention_table(settings: Settings) -> str:
     r = Retention.from_settings(settings)
     rows = [
         (
-            "RSVP contact (sealed)",
-            f"{_hours(r.rsvp_contact_hours)} after the event ends; then erased and the "
-            "event's contact key destroyed. Alias, status and counts stay",
-            "`CARAVAN_RETAIN_RSVP_CONTACT_HOURS`; an org may shorten",
+            "RSVPs: alias and contact (sealed), account link, check-in time, language needs, "
+            "guests; a member's own list of past RSVPs",
+            f"{_hours(r.rsvp_contact_hours)} after the event ends (a postponed event's window "
+            "starts again from its new end); then the RSVPs are deleted and the event's RSVP "
+            "key destroyed. Only counts stay: going, checked in, waitlisted, cancelled, per "
+            "shift and per language",
+            "`CARAVAN_RETAIN_RSVP_CONTACT_HOURS`; an org may shorten, never lengthen",
         ),
         (
             "Ride pickup point and driver contact (sealed)",
@@ -389,9 +395,11 @@ def retention_table(settings: Settings) -> str:
             "as above",
         ),
         (
-            "Trip emergency contacts and notes (sealed)",
-            f"{r.trip_emergency_days} days after the trip ends or is cancelled; then erased "
-            "and the trip's key destroyed. Applications and counts stay",
+            "Trip applications: who applied, answers, roles, checklist ticks, emergency "
+            "contacts and notes (sealed)",
+            f"{r.trip_emergency_days} days after the trip ends or is cancelled; then the "
+            "applications are deleted and the trip's key destroyed. Counts per state and role "
+            "stay",
             "`CARAVAN_RETAIN_TRIP_EMERGENCY_DAYS`; an org may shorten",
         ),
         (

@@ -2,8 +2,10 @@
 
 Booking locks the event row (and the shift row for a shift RSVP) before it decides, so two
 requests never both take the last place; newcomers queue behind anyone already waiting.
-Manage tokens are derived from the RSVP id with a server key (so a retried request can be
-answered with the same token) and stored only as SHA-256.
+Aliases and contacts are sealed with the event's RSVP data key. Manage tokens are derived
+from the RSVP id with that same key, so a retried request can be answered with the same token
+and a member's list can show the link again, across master-key rotations (which rewrap the
+key unchanged) until the purge destroys the key; they are stored only as SHA-256.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import hmac
 import io
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -51,9 +53,11 @@ from schemas.shifts import ShiftCounts
 
 MANAGE_PREFIX = "cvn_rsvp"
 MANAGE_PURPOSE = "rsvp-manage"
+#: the data class of the event's RSVP data key: it seals aliases and contacts and derives
+#: manage tokens; the purge destroys it with the list (see api/services/retention.py)
 CONTACT_CLASS = "rsvp_contact"
-#: contacts are purged this long after the event ends
-CONTACT_RETENTION = timedelta(hours=24)
+#: shown for an alias whose key is gone (the row itself goes with it in the same purge)
+ERASED_ALIAS = "(erased)"
 #: what the manage link shows at most of announcements and notifications
 MANAGE_VIEW_ITEMS = 50
 
@@ -67,8 +71,40 @@ class DuplicateRsvp(Conflict):
 # ---------------------------------------------------------------- small pieces
 
 
-def manage_token(keyring: Keyring, rsvp_id: UUID) -> str:
-    return keyring.derived_token(MANAGE_PREFIX, MANAGE_PURPOSE, rsvp_id)
+def manage_token(key: bytes, rsvp_id: UUID) -> str:
+    """The manage token of an RSVP, from its event's RSVP data key."""
+    return Keyring.keyed_token(key, MANAGE_PREFIX, MANAGE_PURPOSE, rsvp_id)
+
+
+def _aad(event_id: UUID) -> bytes:
+    return encryption.key_aad("event", event_id, CONTACT_CLASS)
+
+
+async def rsvp_key(conn: asyncpg.Connection, keyring: Keyring, event_id: UUID) -> bytes | None:
+    """The event's RSVP data key; None once the purge destroyed it."""
+    return await encryption.data_key(conn, keyring, "event", event_id, CONTACT_CLASS)
+
+
+def open_alias(keyring: Keyring, key: bytes | None, record: asyncpg.Record) -> str:
+    """The alias of an RSVP row: sealed, or plaintext in rows older than sealing."""
+    if record["alias_ciphertext"] is None:
+        return str(record["alias"])
+    if key is None:
+        return ERASED_ALIAS
+    return keyring.decrypt(key, record["alias_ciphertext"], _aad(record["event_id"]))
+
+
+def row_manage_token(keyring: Keyring, key: bytes | None, record: asyncpg.Record) -> str | None:
+    """The manage token of a listed RSVP (rows older than sealing were given one derived from
+    the master key); None rather than a link that would not open (such an old row after a
+    master-key rotation)."""
+    if record["alias_ciphertext"] is None:
+        token = keyring.derived_token(MANAGE_PREFIX, MANAGE_PURPOSE, record["id"])
+    elif key is None:
+        return None
+    else:
+        token = manage_token(key, record["id"])
+    return token if hmac.compare_digest(token_hash(token), record["manage_token_hash"]) else None
 
 
 def manage_url(settings: Settings, token: str) -> str:
@@ -95,12 +131,12 @@ def _check_guests(settings: Settings, guests: int) -> None:
         )
 
 
-def _rsvp(record: asyncpg.Record, position: int | None) -> Rsvp:
+def _rsvp(record: asyncpg.Record, position: int | None, alias: str) -> Rsvp:
     return Rsvp(
         id=record["id"],
         event_id=record["event_id"],
         shift_id=record["shift_id"],
-        alias=record["alias"],
+        alias=alias,
         guests=record["guests"],
         places=record["places"],
         language_needs=list(record["language_needs"]),
@@ -111,12 +147,23 @@ def _rsvp(record: asyncpg.Record, position: int | None) -> Rsvp:
     )
 
 
-async def _rsvp_with_position(conn: asyncpg.Connection, record: asyncpg.Record) -> Rsvp:
-    return _rsvp(record, await rsvps.waitlist_position(conn, record))
+async def _rsvp_view(
+    conn: asyncpg.Connection,
+    keyring: Keyring,
+    record: asyncpg.Record,
+    *,
+    with_position: bool = True,
+    key: bytes | None = None,
+) -> Rsvp:
+    """The owner's view of an RSVP row, alias opened with the event's key."""
+    if key is None and record["alias_ciphertext"] is not None:
+        key = await rsvp_key(conn, keyring, record["event_id"])
+    position = await rsvps.waitlist_position(conn, record) if with_position else None
+    return _rsvp(record, position, open_alias(keyring, key, record))
 
 
-def _created(record: Rsvp, keyring: Keyring, settings: Settings) -> RsvpCreated:
-    token = manage_token(keyring, record.id)
+def _created(record: Rsvp, key: bytes, settings: Settings) -> RsvpCreated:
+    token = manage_token(key, record.id)
     return RsvpCreated(
         **msgspec.structs.asdict(record), manage_token=token, manage_url=manage_url(settings, token)
     )
@@ -209,8 +256,15 @@ async def create_rsvp(
         if not await idempotency.claim_idempotency_key(conn, scope, rsvp_id, request_hash):
             return await _replay(conn, keyring, settings, scope, request_hash), True
 
-    # Sealing before the lock keeps the locked section short.
-    contact = await encryption.seal(conn, keyring, "event", event_id, CONTACT_CLASS, data.contact)
+    # checked again under the lock; this early look keeps a closed event's key destroyed
+    _check_open(event, None, event["is_host_organizer"])
+    # Sealing before the lock keeps the locked section short; sealing at insert keeps the
+    # alias out of WAL and dead rows, so destroying the key at the purge covers every copy.
+    sealing_key = await encryption.live_data_key(conn, keyring, "event", event_id, CONTACT_CLASS)
+    alias = keyring.encrypt(sealing_key, data.alias.strip(), _aad(event_id))
+    contact = (
+        None if data.contact is None else keyring.encrypt(sealing_key, data.contact, _aad(event_id))
+    )
     pool = await waitlist.lock_pool(conn, event_id, data.shift_id)
     if pool is None:
         raise RuleViolation(
@@ -240,13 +294,12 @@ async def create_rsvp(
         shift_id=data.shift_id,
         org_id=pool.event["org_id"],
         account_id=account_id,
-        alias=data.alias.strip(),
+        alias_ciphertext=alias,
         contact_ciphertext=contact,
-        contact_purge_after=pool.event["ends_at"] + CONTACT_RETENTION,
         guests=data.guests,
         language_needs=_normalize_needs(data.language_needs),
         status=status,
-        manage_token_hash=token_hash(manage_token(keyring, rsvp_id)),
+        manage_token_hash=token_hash(manage_token(sealing_key, rsvp_id)),
     )
     if record is None:  # the unique index is the backstop behind the check above
         raise DuplicateRsvp("You already have an RSVP here; change or cancel that one.")
@@ -254,7 +307,8 @@ async def create_rsvp(
         await waitlist.move_places(conn, event_id, data.shift_id, places, 0)
     else:
         await waitlist.move_places(conn, event_id, data.shift_id, 0, places)
-    return _created(await _rsvp_with_position(conn, record), keyring, settings), False
+    view = await _rsvp_view(conn, keyring, record, key=sealing_key)
+    return _created(view, sealing_key, settings), False
 
 
 async def _replay(
@@ -273,9 +327,10 @@ async def _replay(
             errors=[FieldError(pointer="#/header/idempotency-key", detail="reused")],
         )
     record = await rsvps.select_rsvp(conn, found["resource_id"])
-    if record is None:
+    key = None if record is None else await rsvp_key(conn, keyring, record["event_id"])
+    if record is None or key is None:
         raise Conflict("The RSVP this Idempotency-Key made no longer exists; use a new key.")
-    return _created(await _rsvp_with_position(conn, record), keyring, settings)
+    return _created(await _rsvp_view(conn, keyring, record, key=key), key, settings)
 
 
 # ---------------------------------------------------------------- manage links
@@ -341,7 +396,9 @@ def announcement(record: asyncpg.Record, languages: Sequence[str]) -> Announceme
     )
 
 
-async def manage_view(conn: asyncpg.Connection, token: str, languages: Sequence[str]) -> ManageView:
+async def manage_view(
+    conn: asyncpg.Connection, keyring: Keyring, token: str, languages: Sequence[str]
+) -> ManageView:
     """Everything the holder of a manage link may see about their RSVP."""
     record = await _by_token(conn, token)
     event = await rsvps.select_event_for_caller(conn, record["event_id"], None)
@@ -358,7 +415,7 @@ async def manage_view(conn: asyncpg.Connection, token: str, languages: Sequence[
         conn, record["id"], record["account_id"], event["id"], MANAGE_VIEW_ITEMS
     )
     return ManageView(
-        rsvp=await _rsvp_with_position(conn, record),
+        rsvp=await _rsvp_view(conn, keyring, record),
         event=_event_brief(event, languages),
         location=events.location_for(
             event,
@@ -398,13 +455,18 @@ async def update_by_token(
     record = await _by_token(conn, token)
     if isinstance(data.guests, int):
         _check_guests(settings, data.guests)
-    contact = None
-    if isinstance(data.contact, str):
+    contact = alias = None
+    if isinstance(data.contact, str) or isinstance(data.alias, str):
         # Sealing may create the event's data key: do it before taking the event lock, in
         # the same order as booking does, so the two can never wait on each other.
-        contact = await encryption.seal(
-            conn, keyring, "event", record["event_id"], CONTACT_CLASS, data.contact
+        key = await encryption.live_data_key(
+            conn, keyring, "event", record["event_id"], CONTACT_CLASS
         )
+        aad = _aad(record["event_id"])
+        if isinstance(data.contact, str):
+            contact = keyring.encrypt(key, data.contact, aad)
+        if isinstance(data.alias, str):
+            alias = keyring.encrypt(key, data.alias.strip(), aad)
     pool, record = await _lock_rsvp(conn, record)
     if record["status"] == "cancelled":
         raise Conflict("This RSVP was cancelled; RSVP again instead.")
@@ -418,14 +480,14 @@ async def update_by_token(
     record = await rsvps.update_rsvp_details(
         conn,
         record["id"],
-        alias=data.alias.strip() if isinstance(data.alias, str) else None,
+        alias_ciphertext=alias,
         language_needs=_normalize_needs(data.language_needs)
         if isinstance(data.language_needs, list)
         else None,
         set_contact=set_contact,
         contact_ciphertext=contact,
     )
-    return await _rsvp_with_position(conn, record)
+    return await _rsvp_view(conn, keyring, record)
 
 
 async def _change_guests(
@@ -475,9 +537,21 @@ async def cancel(conn: asyncpg.Connection, record: asyncpg.Record) -> asyncpg.Re
     return cancelled
 
 
-async def cancel_by_token(conn: asyncpg.Connection, token: str) -> Rsvp:
+async def cancel_by_token(conn: asyncpg.Connection, keyring: Keyring, token: str) -> Rsvp:
     record = await cancel(conn, await _by_token(conn, token))
-    return _rsvp(record, None)
+    return await _rsvp_view(conn, keyring, record, with_position=False)
+
+
+async def manage_link(
+    conn: asyncpg.Connection, keyring: Keyring, settings: Settings, rsvp_id: UUID
+) -> str | None:
+    """The RSVP's manage URL, recomputed (for a later message to its holder, or a list); None
+    once the RSVP or its event's key is gone, or when the link would not open."""
+    record = await rsvps.select_rsvp(conn, rsvp_id)
+    if record is None:
+        return None
+    token = row_manage_token(keyring, await rsvp_key(conn, keyring, record["event_id"]), record)
+    return None if token is None else manage_url(settings, token)
 
 
 # ---------------------------------------------------------------- my RSVPs
@@ -496,7 +570,12 @@ async def list_my_rsvps(
     rows = await rsvps.select_account_rsvps(conn, account_id, after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["event_starts_at"], r["arrival"]))
     items = []
+    keys: dict[UUID, bytes | None] = {}
     for row in page:
+        if row["event_id"] not in keys:
+            keys[row["event_id"]] = await rsvp_key(conn, keyring, row["event_id"])
+        key = keys[row["event_id"]]
+        token = row_manage_token(keyring, key, row)
         title: dict[str, str] = row["event_title"]
         lang = choose_language(list(row["event_languages"]) or list(title), languages)
         shift = None
@@ -512,7 +591,7 @@ async def list_my_rsvps(
             )
         items.append(
             MyRsvp(
-                rsvp=await _rsvp_with_position(conn, row),
+                rsvp=await _rsvp_view(conn, keyring, row, key=key),
                 event=EventBrief(
                     id=row["event_id"],
                     title=title,
@@ -524,7 +603,7 @@ async def list_my_rsvps(
                     status=row["event_status"],
                 ),
                 shift=shift,
-                manage_url=manage_url(settings, manage_token(keyring, row["id"])),
+                manage_url=manage_url(settings, token) if token else "",
             )
         )
     return MyRsvpPage(items=items, next_cursor=next_cursor)
@@ -555,27 +634,6 @@ def _counts(rows: Sequence[asyncpg.Record]) -> AttendeeCounts:
     )
 
 
-async def _contact_opener(conn: asyncpg.Connection, keyring: Keyring, event_id: UUID) -> Any:
-    """A function opening this event's sealed contacts, fetching the data key once."""
-    cache: dict[str, Any] = {}
-
-    async def open_contact(blob: bytes | None) -> str | None:
-        if blob is None:
-            return None
-        if "key" not in cache:
-            cache["key"] = await encryption.data_key(
-                conn, keyring, "event", event_id, CONTACT_CLASS
-            )
-        if cache["key"] is None:  # shredded
-            return None
-        # the same associated data encryption.seal bound the ciphertext to
-        return keyring.decrypt(
-            cache["key"], blob, encryption.key_aad("event", event_id, CONTACT_CLASS)
-        )
-
-    return open_contact
-
-
 async def _attendees(
     conn: asyncpg.Connection,
     keyring: Keyring,
@@ -583,15 +641,18 @@ async def _attendees(
     rows: Sequence[asyncpg.Record],
     languages: Sequence[str],
 ) -> list[Attendee]:
-    open_contact = await _contact_opener(conn, keyring, event_id)
+    key = await rsvp_key(conn, keyring, event_id) if rows else None
     items = []
     for row in rows:
         name = row["shift_name"]
+        blob = row["contact_ciphertext"]
         items.append(
             Attendee(
                 id=row["id"],
-                alias=row["alias"],
-                contact=await open_contact(row["contact_ciphertext"]),
+                alias=open_alias(keyring, key, row),
+                contact=None
+                if blob is None or key is None
+                else keyring.decrypt(key, blob, _aad(event_id)),
                 guests=row["guests"],
                 places=row["places"],
                 status=row["status"],
@@ -737,7 +798,9 @@ async def export_attendees(
     return out.getvalue()
 
 
-async def check_in(conn: asyncpg.Connection, rsvp_id: UUID, account_id: UUID | None) -> Rsvp:
+async def check_in(
+    conn: asyncpg.Connection, keyring: Keyring, rsvp_id: UUID, account_id: UUID | None
+) -> Rsvp:
     """Mark a going RSVP attended (organizers with attendee access); idempotent."""
     if account_id is None:
         raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
@@ -747,14 +810,14 @@ async def check_in(conn: asyncpg.Connection, rsvp_id: UUID, account_id: UUID | N
     event = await _organizer_event(conn, record["event_id"], account_id)
     _, record = await _lock_rsvp(conn, record)
     if record["status"] == "attended":
-        return _rsvp(record, None)
+        return await _rsvp_view(conn, keyring, record, with_position=False)
     if record["status"] != "going":
         raise Conflict(f"Only a going RSVP can be checked in; this one is {record['status']}.")
     record = await rsvps.update_rsvp_status(conn, rsvp_id, "attended")
     await audit.insert_audit_entry(
         conn, event["org_id"], account_id, "rsvp.checked_in", "rsvp", rsvp_id
     )
-    return _rsvp(record, None)
+    return await _rsvp_view(conn, keyring, record, with_position=False)
 
 
 def shift_counts(shift: asyncpg.Record) -> ShiftCounts:

@@ -15,13 +15,16 @@ async def insert_data_key(
     wrapped_key: bytes,
     master_key_id: str,
 ) -> asyncpg.Record:
-    """Insert a data key, or return the existing one when another request won the race."""
+    """Insert a data key, or return the existing one when another request won the race.
+
+    DO NOTHING, then a fresh read: an upsert that touches the winner's row would hold that row
+    lock to the end of the transaction, queueing every first booking of an event behind it.
+    """
     row = await conn.fetchrow(
         """
-        INSERT INTO data_keys AS d (scope, scope_id, data_class, wrapped_key, master_key_id)
+        INSERT INTO data_keys (scope, scope_id, data_class, wrapped_key, master_key_id)
         VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT ON CONSTRAINT data_keys_scope_class_key
-        DO UPDATE SET scope = d.scope
+        ON CONFLICT ON CONSTRAINT data_keys_scope_class_key DO NOTHING
         RETURNING id, wrapped_key
         """,
         scope,
@@ -30,6 +33,8 @@ async def insert_data_key(
         wrapped_key,
         master_key_id,
     )
+    if row is None:  # a new statement sees the winner's committed row
+        row = await select_data_key(conn, scope, scope_id, data_class)
     assert row is not None
     return row
 

@@ -147,19 +147,30 @@ async def select_memberships(conn: asyncpg.Connection, account_id: UUID) -> list
     )
 
 
-async def select_rsvps(conn: asyncpg.Connection, account_id: UUID) -> list[asyncpg.Record]:
+async def select_rsvps(
+    conn: asyncpg.Connection, account_id: UUID, default_hours: int
+) -> list[asyncpg.Record]:
+    """The account's RSVPs, each with when the purge takes it (its event's end plus the org's
+    window, `default_hours` at most; NULL while the event is postponed)."""
     return await conn.fetch(
         """
-        SELECT r.id, r.event_id, e.title AS event_title, r.shift_id, r.alias,
-               r.contact_ciphertext, r.contact_purge_after, r.contact_purged_at, r.guests,
+        SELECT r.id, r.event_id, e.title AS event_title, r.shift_id, r.alias, r.alias_ciphertext,
+               r.contact_ciphertext,
+               CASE WHEN e.status <> 'postponed'
+                    THEN e.ends_at + make_interval(
+                             hours => least(coalesce(s.rsvp_contact_hours, $2), $2))
+               END AS contact_purge_after,
+               r.contact_purged_at, r.guests,
                r.places, r.language_needs, r.status, r.created_at, r.updated_at,
                r.cancelled_at, r.checked_in_at
           FROM rsvps r
           JOIN events e ON e.id = r.event_id
+          LEFT JOIN org_retention_settings s ON s.org_id = r.org_id
          WHERE r.account_id = $1
          ORDER BY r.created_at, r.id
         """,
         account_id,
+        default_hours,
     )
 
 
@@ -451,6 +462,7 @@ async def anonymize_rsvps(conn: asyncpg.Connection, account_id: UUID, alias: str
         UPDATE rsvps
            SET account_id = NULL,
                alias = $2,
+               alias_ciphertext = NULL,
                contact_purged_at = CASE WHEN contact_ciphertext IS NOT NULL THEN now()
                                         ELSE contact_purged_at END,
                contact_ciphertext = NULL,

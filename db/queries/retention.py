@@ -71,8 +71,8 @@ async def select_orgs_with_shorter_windows(
 async def select_contact_keys_to_destroy(
     conn: asyncpg.Connection, now: datetime, default_hours: int
 ) -> list[asyncpg.Record]:
-    """Events whose 'rsvp_contact' key is still live although their window has passed and
-    none of their RSVPs holds a contact any more: org_id, event_id."""
+    """Events whose RSVP data key ('rsvp_contact') is still live although their window has
+    passed and none of their RSVPs is left: org_id, event_id."""
     return await conn.fetch(
         """
         SELECT e.org_id, e.id AS event_id
@@ -83,8 +83,8 @@ async def select_contact_keys_to_destroy(
            AND k.wrapped_key IS NOT NULL
            AND e.ends_at + make_interval(hours => least(coalesce(s.rsvp_contact_hours, $2), $2))
                <= $1
-           AND NOT EXISTS (SELECT 1 FROM rsvps r
-                            WHERE r.event_id = e.id AND r.contact_ciphertext IS NOT NULL)
+           AND e.status <> 'postponed'
+           AND NOT EXISTS (SELECT 1 FROM rsvps r WHERE r.event_id = e.id)
          ORDER BY e.id
         """,
         now,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 RSVP_COLUMNS = (
-    "r.id, r.event_id, r.shift_id, r.org_id, r.account_id, r.alias, r.guests, r.places, "
-    "r.language_needs, r.status, r.arrival, r.created_at, r.updated_at, r.cancelled_at, "
-    "r.checked_in_at"
+    "r.id, r.event_id, r.shift_id, r.org_id, r.account_id, r.alias, r.alias_ciphertext, "
+    "r.guests, r.places, r.language_needs, r.status, r.arrival, r.created_at, r.updated_at, "
+    "r.cancelled_at, r.checked_in_at"
 )
 
 # Which RSVPs share one pool of places: the event's own (no shift), or one shift's.
@@ -176,21 +176,21 @@ async def insert_rsvp(
     shift_id: UUID | None,
     org_id: UUID,
     account_id: UUID | None,
-    alias: str,
+    alias_ciphertext: bytes,
     contact_ciphertext: bytes | None,
-    contact_purge_after: datetime | None,
     guests: int,
     language_needs: list[str],
     status: str,
     manage_token_hash: bytes,
 ) -> asyncpg.Record | None:
-    """Insert an RSVP; None when the account already has a live one for this event or shift."""
+    """Insert an RSVP (its alias and contact sealed); None when the account already has a
+    live one for this event or shift."""
     return await conn.fetchrow(
         f"""
-        INSERT INTO rsvps AS r (id, event_id, shift_id, org_id, account_id, alias,
-                                contact_ciphertext, contact_purge_after, guests,
-                                language_needs, status, manage_token_hash)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        INSERT INTO rsvps AS r (id, event_id, shift_id, org_id, account_id, alias_ciphertext,
+                                contact_ciphertext, guests, language_needs, status,
+                                manage_token_hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT DO NOTHING
         RETURNING {RSVP_COLUMNS}
         """,
@@ -199,9 +199,8 @@ async def insert_rsvp(
         shift_id,
         org_id,
         account_id,
-        alias,
+        alias_ciphertext,
         contact_ciphertext,
-        contact_purge_after,
         guests,
         language_needs,
         status,
@@ -214,7 +213,11 @@ async def select_rsvp(
 ) -> asyncpg.Record | None:
     lock = "FOR UPDATE" if for_update else ""
     return await conn.fetchrow(
-        f"SELECT {RSVP_COLUMNS}, r.contact_ciphertext FROM rsvps r WHERE r.id = $1 {lock}",
+        f"""
+        SELECT {RSVP_COLUMNS}, r.contact_ciphertext, r.manage_token_hash
+          FROM rsvps r
+         WHERE r.id = $1 {lock}
+        """,
         rsvp_id,
     )
 
@@ -308,13 +311,19 @@ async def update_rsvp_guests(
 async def select_language_need_counts(
     conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None = None
 ) -> list[asyncpg.Record]:
-    """People (places) who come with each language need, among going and attended RSVPs."""
+    """People (places) who come with each language need, among going and attended RSVPs
+    (those still listed, and the tallies of those the purge removed)."""
     return await conn.fetch(
         f"""
-        SELECT need, sum(r.places)::int AS people
-          FROM rsvps r, unnest(r.language_needs) AS need
-         WHERE {_POOL[shift_id is not None]}
-           AND r.status IN ('going', 'attended')
+        SELECT need, sum(people)::int AS people
+          FROM (SELECT need, r.places AS people
+                  FROM rsvps r, unnest(r.language_needs) AS need
+                 WHERE {_POOL[shift_id is not None]}
+                   AND r.status IN ('going', 'attended')
+                 UNION ALL
+                SELECT r.need, r.people
+                  FROM rsvp_language_tallies r
+                 WHERE {_POOL[shift_id is not None]}) counted
          GROUP BY need
          ORDER BY need
         """,
@@ -326,13 +335,18 @@ async def select_language_need_counts(
 async def select_status_counts(
     conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None
 ) -> list[asyncpg.Record]:
-    """RSVPs and places per status in one pool (for organizers)."""
+    """RSVPs and places per status in one pool (for organizers), tallies included."""
     return await conn.fetch(
         f"""
-        SELECT r.status, count(*)::int AS rsvps, sum(r.places)::int AS places
-          FROM rsvps r
-         WHERE {_POOL[shift_id is not None]}
-         GROUP BY r.status
+        SELECT status, sum(rsvps)::int AS rsvps, sum(places)::int AS places
+          FROM (SELECT r.status, 1 AS rsvps, r.places
+                  FROM rsvps r
+                 WHERE {_POOL[shift_id is not None]}
+                 UNION ALL
+                SELECT r.status, r.rsvps, r.places
+                  FROM rsvp_tallies r
+                 WHERE {_POOL[shift_id is not None]}) counted
+         GROUP BY status
         """,
         event_id,
         shift_id,
@@ -342,13 +356,15 @@ async def select_status_counts(
 async def select_all_status_counts(
     conn: asyncpg.Connection, event_id: UUID
 ) -> list[asyncpg.Record]:
-    """RSVPs and places per status across the event and all its shifts (for organizers)."""
+    """RSVPs and places per status across the event and all its shifts (for organizers),
+    tallies included."""
     return await conn.fetch(
         """
-        SELECT r.status, count(*)::int AS rsvps, sum(r.places)::int AS places
-          FROM rsvps r
-         WHERE r.event_id = $1
-         GROUP BY r.status
+        SELECT status, sum(rsvps)::int AS rsvps, sum(places)::int AS places
+          FROM (SELECT status, 1 AS rsvps, places FROM rsvps WHERE event_id = $1
+                 UNION ALL
+                SELECT status, rsvps, places FROM rsvp_tallies WHERE event_id = $1) counted
+         GROUP BY status
         """,
         event_id,
     )
@@ -404,7 +420,8 @@ async def select_account_rsvps(
     """An account's RSVPs with their event's title and times, soonest event first."""
     return await conn.fetch(
         f"""
-        SELECT {RSVP_COLUMNS}, e.title AS event_title, e.languages AS event_languages,
+        SELECT {RSVP_COLUMNS}, r.manage_token_hash, e.title AS event_title,
+               e.languages AS event_languages,
                e.starts_at AS event_starts_at, e.ends_at AS event_ends_at,
                e.timezone AS event_timezone, e.status AS event_status,
                s.name AS shift_name, s.role AS shift_role, s.starts_at AS shift_starts_at, s.ends_at AS shift_ends_at
@@ -463,16 +480,18 @@ async def update_rsvp_details(
     conn: asyncpg.Connection,
     rsvp_id: UUID,
     *,
-    alias: str | None,
+    alias_ciphertext: bytes | None,
     language_needs: list[str] | None,
     set_contact: bool,
     contact_ciphertext: bytes | None,
 ) -> asyncpg.Record:
-    """Change alias, language needs and/or contact (None leaves alias/needs as they are)."""
+    """Change the sealed alias, language needs and/or contact (None leaves alias/needs as
+    they are); a new alias replaces any plaintext one of an older row."""
     row = await conn.fetchrow(
         f"""
         UPDATE rsvps AS r
-           SET alias              = coalesce($2, r.alias),
+           SET alias_ciphertext   = coalesce($2, r.alias_ciphertext),
+               alias              = CASE WHEN $2::bytea IS NULL THEN r.alias END,
                language_needs     = coalesce($3, r.language_needs),
                contact_ciphertext = CASE WHEN $4 THEN $5 ELSE r.contact_ciphertext END,
                updated_at         = now()
@@ -480,7 +499,7 @@ async def update_rsvp_details(
      RETURNING {RSVP_COLUMNS}
         """,
         rsvp_id,
-        alias,
+        alias_ciphertext,
         language_needs,
         set_contact,
         contact_ciphertext,
@@ -507,35 +526,13 @@ async def account_has_live_rsvp(conn: asyncpg.Connection, event_id: UUID, accoun
 # ---------------------------------------------------------------- retention
 
 
-async def retime_contact_purge(conn: asyncpg.Connection, event_id: UUID) -> None:
-    """The event moved: its RSVP contacts are now kept until 24 h after the new end."""
-    await conn.execute(
-        """
-        UPDATE rsvps r
-           SET contact_purge_after = e.ends_at + interval '24 hours'
-          FROM events e
-         WHERE e.id = $1 AND r.event_id = e.id AND r.contact_ciphertext IS NOT NULL
-        """,
-        event_id,
-    )
-
-
-async def purge_expired_contacts(
-    conn: asyncpg.Connection, *, now: datetime | None = None, default_hours: int = 24
-) -> int:
-    """Erase RSVP contacts whose retention ended; returns how many."""
-    purged = await purge_expired_contacts_by_event(conn, now=now, default_hours=default_hours)
-    return sum(row["purged"] for row in purged)
-
-
-async def purge_expired_contacts_by_event(
-    conn: asyncpg.Connection, *, now: datetime | None = None, default_hours: int = 24
+async def delete_expired_rsvps(
+    conn: asyncpg.Connection, now: datetime, default_hours: int
 ) -> list[asyncpg.Record]:
-    """Erase RSVP contacts whose retention ended: at the deadline written with the RSVP
-    (`contact_purge_after`) or at the event's end plus its org's window for RSVP contacts
-    (`default_hours` where the org set none, and never longer), whichever comes first.
-    Rows another worker is erasing are skipped. One row per event: org_id, event_id, purged.
-    """
+    """Delete the RSVPs of events whose window ended (the event's end plus its org's window,
+    `default_hours` where the org set none, and never longer; a postponed event's window is
+    open until it has new dates), adding them to the event's tallies first. Rows another
+    worker is deleting are skipped. One row per event: org_id, event_id, purged, contacts."""
     return await conn.fetch(
         """
         WITH due AS (
@@ -543,25 +540,43 @@ async def purge_expired_contacts_by_event(
               FROM rsvps r
               JOIN events e ON e.id = r.event_id
               LEFT JOIN org_retention_settings s ON s.org_id = e.org_id
-             WHERE r.contact_ciphertext IS NOT NULL
-               AND (r.contact_purge_after <= $1
-                    OR e.ends_at + make_interval(
-                           hours => least(coalesce(s.rsvp_contact_hours, $2), $2)) <= $1)
+             WHERE e.status <> 'postponed'
+               AND e.ends_at + make_interval(
+                       hours => least(coalesce(s.rsvp_contact_hours, $2), $2)) <= $1
                FOR UPDATE OF r SKIP LOCKED
         ),
-        purged AS (
-            UPDATE rsvps r
-               SET contact_ciphertext = NULL, contact_purged_at = now()
-              FROM due
+        gone AS (
+            DELETE FROM rsvps r
+             USING due
              WHERE r.id = due.id
-         RETURNING r.event_id
+         RETURNING r.event_id, r.shift_id, r.status, r.places, r.language_needs,
+                   r.contact_ciphertext IS NOT NULL AS had_contact
+        ),
+        counted AS (
+            INSERT INTO rsvp_tallies AS t (event_id, shift_id, status, rsvps, places)
+            SELECT event_id, shift_id, status, count(*), sum(places)
+              FROM gone
+             GROUP BY event_id, shift_id, status
+            ON CONFLICT ON CONSTRAINT rsvp_tallies_key
+            DO UPDATE SET rsvps  = t.rsvps + EXCLUDED.rsvps,
+                          places = t.places + EXCLUDED.places
+        ),
+        languages AS (
+            INSERT INTO rsvp_language_tallies AS t (event_id, shift_id, need, people)
+            SELECT g.event_id, g.shift_id, need, sum(g.places)
+              FROM gone g, unnest(g.language_needs) AS need
+             WHERE g.status IN ('going', 'attended')
+             GROUP BY g.event_id, g.shift_id, need
+            ON CONFLICT ON CONSTRAINT rsvp_language_tallies_key
+            DO UPDATE SET people = t.people + EXCLUDED.people
         )
-        SELECT e.org_id, p.event_id, count(*)::int AS purged
-          FROM purged p
-          JOIN events e ON e.id = p.event_id
-         GROUP BY e.org_id, p.event_id
-         ORDER BY p.event_id
+        SELECT e.org_id, g.event_id, count(*)::int AS purged,
+               count(*) FILTER (WHERE g.had_contact)::int AS contacts
+          FROM gone g
+          JOIN events e ON e.id = g.event_id
+         GROUP BY e.org_id, g.event_id
+         ORDER BY g.event_id
         """,
-        now or datetime.now(UTC),
+        now,
         default_hours,
     )

@@ -201,14 +201,21 @@ async def select_applications(
 
 
 async def select_counts(conn: asyncpg.Connection, trip_id: UUID) -> list[asyncpg.Record]:
-    """Rows of (status, role, applications); role NULL rows hold the total per status."""
+    """Rows of (status, role, applications); role NULL rows hold the total per status.
+    Applications the purge removed count through their trip's tallies."""
     return await conn.fetch(
         """
-        SELECT a.status, r.role, count(DISTINCT a.id)::int AS applications
-          FROM trip_applications a
-          LEFT JOIN LATERAL unnest(a.roles) AS r (role) ON true
-         WHERE a.trip_id = $1
-         GROUP BY GROUPING SETS ((a.status, r.role), (a.status))
+        SELECT status, role, sum(applications)::int AS applications
+          FROM (SELECT a.status, r.role, count(DISTINCT a.id) AS applications
+                  FROM trip_applications a
+                  LEFT JOIN LATERAL unnest(a.roles) AS r (role) ON true
+                 WHERE a.trip_id = $1
+                 GROUP BY GROUPING SETS ((a.status, r.role), (a.status))
+                 UNION ALL
+                SELECT status, nullif(role, ''), applications
+                  FROM trip_application_tallies
+                 WHERE trip_id = $1) counted
+         GROUP BY status, role
         """,
         trip_id,
     )
@@ -269,16 +276,15 @@ async def update_participant_data(
 async def select_trips_due_for_purge(
     conn: asyncpg.Connection, now: datetime, days: int
 ) -> list[asyncpg.Record]:
-    """Trips whose participant data is due: `days` after the trip ended, or after it was
-    cancelled if that came first; only trips with something left to purge."""
+    """Trips whose applications are due: `days` after the trip ended, or after it was
+    cancelled if that came first; only trips with applications left."""
     return await conn.fetch(
         """
         SELECT t.id, t.org_id
           FROM trips t
          WHERE least(t.ends_at, coalesce(t.cancelled_at, t.ends_at))
                + make_interval(days => $2) <= $1
-           AND EXISTS (SELECT 1 FROM trip_applications a
-                        WHERE a.trip_id = t.id AND a.data_purged_at IS NULL)
+           AND EXISTS (SELECT 1 FROM trip_applications a WHERE a.trip_id = t.id)
          ORDER BY t.ends_at, t.id
            FOR UPDATE OF t SKIP LOCKED
         """,
@@ -288,30 +294,31 @@ async def select_trips_due_for_purge(
 
 
 async def purge_participant_data(conn: asyncpg.Connection, trip_id: UUID, now: datetime) -> int:
-    """Null every application's sealed data and record when; returns how many held data."""
+    """Delete the trip's applications (who applied, answers, roles, sealed emergency data,
+    checklist ticks), adding them to the trip's tallies per status and role first; returns
+    how many held sealed data. (`now` is the purge's moment; deleted rows need no stamp.)"""
     held: int = await conn.fetchval(
         """
-        WITH due AS (
-            SELECT id, (emergency_contact_ciphertext IS NOT NULL OR notes_ciphertext IS NOT NULL)
+        WITH gone AS (
+            DELETE FROM trip_applications
+             WHERE trip_id = $1
+         RETURNING status, roles,
+                   (emergency_contact_ciphertext IS NOT NULL OR notes_ciphertext IS NOT NULL)
                        AS held
-              FROM trip_applications
-             WHERE trip_id = $1 AND data_purged_at IS NULL
-               FOR UPDATE
         ),
-        purged AS (
-            UPDATE trip_applications AS a
-               SET emergency_contact_ciphertext = NULL,
-                   notes_ciphertext             = NULL,
-                   data_purged_at               = $2,
-                   updated_at                   = now()
-              FROM due
-             WHERE a.id = due.id
-         RETURNING due.held
+        counted AS (
+            INSERT INTO trip_application_tallies AS t (trip_id, status, role, applications)
+            SELECT $1, status, role, count(*)
+              FROM (SELECT status, '' AS role FROM gone
+                     UNION ALL
+                    SELECT g.status, role FROM gone g, unnest(g.roles) AS role) each
+             GROUP BY status, role
+            ON CONFLICT ON CONSTRAINT trip_application_tallies_key
+            DO UPDATE SET applications = t.applications + EXCLUDED.applications
         )
-        SELECT count(*) FILTER (WHERE held)::int FROM purged
+        SELECT count(*) FILTER (WHERE held)::int FROM gone
         """,
         trip_id,
-        now,
     )
     return held
 
