@@ -49,7 +49,8 @@ SpotsLeft = Annotated[
 
 
 class ShiftCreate(Struct, forbid_unknown_fields=True):
-    """A new shift; `capacity` null means unlimited, `staffing_target` is how many are needed."""
+    """A new shift; `capacity` null means unlimited, `staffing_target` is how many are needed,
+    `language` makes its volunteers the event's interpreters for that language."""
 
     name: ShortTexts
     starts_at: Moment
