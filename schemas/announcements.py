@@ -24,7 +24,7 @@ AnnouncementBody = Annotated[
 
 
 class AnnouncementCreate(Struct, forbid_unknown_fields=True):
-    """An update for everyone going or waitlisted; it lands in each one's inbox."""
+    """An update for everyone going, waitlisted or checked in; it lands in each one's inbox."""
 
     body: AnnouncementBody
 

@@ -189,10 +189,22 @@ class Counts(Struct):
 
     going: Annotated[int, Meta(examples=[34])]
     waitlisted: Annotated[int, Meta(examples=[0])]
-    spots_left: Annotated[int | None, Meta(description="null without a capacity", examples=[6])]
+    spots_left: Annotated[
+        int | None,
+        Meta(
+            description="Places a newcomer can take right now: 0 while anyone who fits is "
+            "waiting (the waitlist is served strictly in arrival order); null without a capacity",
+            examples=[6],
+        ),
+    ]
     language_needs: Annotated[
         dict[str, int],
-        Meta(description="Places going that asked for each language", examples=[{"mam": 3}]),
+        Meta(
+            description="People (places) going to the event or any of its shifts who asked "
+            "for each language. Organizers see every language; others only those at least 5 "
+            "people asked for, so nobody can be singled out",
+            examples=[{"mam": 5}],
+        ),
     ] = {}
 
 

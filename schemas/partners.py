@@ -91,7 +91,14 @@ class StatusCounts(Struct):
 
     going: Annotated[int, Meta(examples=[34])]
     waitlisted: Annotated[int, Meta(examples=[0])]
-    spots_left: Annotated[int | None, Meta(description="null without a capacity", examples=[6])]
+    spots_left: Annotated[
+        int | None,
+        Meta(
+            description="Places a newcomer can take right now: 0 while anyone who fits is "
+            "waiting (the waitlist is served strictly in arrival order); null without a capacity",
+            examples=[6],
+        ),
+    ]
 
 
 class PartnerEvent(Struct, kw_only=True):

@@ -14,7 +14,7 @@ from schemas.announcements import Announcement
 from schemas.common import NextCursor
 from schemas.events import Location
 from schemas.notifications import Notification
-from schemas.shifts import ShiftCounts
+from schemas.shifts import ShiftCounts, SpotsLeft
 from schemas.texts import LanguageTag, ShortTexts
 
 Id = Annotated[UUID, Meta(examples=["5c7e2d1a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"])]
@@ -216,17 +216,52 @@ class AttendeePage(Struct):
     next_cursor: NextCursor = None
 
 
+class LanguageCoverage(Struct):
+    """One language at the event: the people who need it against the interpreters for it."""
+
+    language: Annotated[str, Meta(examples=["mam"])]
+    needed: Annotated[
+        int | None,
+        Meta(
+            description="People (places) going to the event or any of its shifts who need this "
+            "language, each person once. Organizers see the exact figure; the public sees it "
+            "only from 5 people on (null below, 0 included), so nobody can be singled out",
+            examples=[12],
+        ),
+    ]
+    interpreters: Annotated[
+        int,
+        Meta(
+            description="People going to the event's shifts that interpret this language",
+            examples=[2],
+        ),
+    ]
+
+
 class EventCounts(Struct):
-    """Counts without names: places going and waiting, spots left, language needs, per shift."""
+    """Counts without names: places going and waiting, spots left, language needs against
+    interpreters, per shift."""
 
     event_id: Id
     going: Annotated[int, Meta(examples=[34])]
     waitlisted: Annotated[int, Meta(examples=[0])]
     capacity: Annotated[int | None, Meta(examples=[40])]
-    spots_left: Annotated[int | None, Meta(description="null when unlimited", examples=[6])]
+    spots_left: SpotsLeft
     language_needs: Annotated[
         dict[str, int],
-        Meta(description="People (going) who need each language, by tag", examples=[{"es": 12}]),
+        Meta(
+            description="People (places) going to the event or any of its shifts who need each "
+            "language, by tag. Public counts leave out a language fewer than 5 people need",
+            examples=[{"es": 12}],
+        ),
+    ]
+    languages: Annotated[
+        list[LanguageCoverage],
+        Meta(
+            description="Each language someone needs or a shift interprets: needs against "
+            "interpreters signed up. Public counts list a language only when a shift "
+            "interprets it or at least 5 people need it"
+        ),
     ]
     shifts: list["ShiftCountsItem"]
 

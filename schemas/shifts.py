@@ -7,7 +7,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from schemas.common import NextCursor
-from schemas.texts import ShortTexts
+from schemas.texts import LanguageTag, ShortTexts
 
 Id = Annotated[UUID, Meta(examples=["5c7e2d1a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"])]
 When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]
@@ -29,10 +29,28 @@ Moment = Annotated[
     ),
 ]
 Places = Annotated[int, Meta(ge=0, le=1_000_000, examples=[10])]
+ShiftLanguage = Annotated[
+    LanguageTag,
+    Meta(
+        description="The language this shift interprets into: the people signed up for it are "
+        "the event's interpreters for that language. Null for other shifts",
+        examples=["mam"],
+    ),
+]
+SpotsLeft = Annotated[
+    int | None,
+    Meta(
+        description="Places a newcomer can take right now. The waitlist is served strictly in "
+        "arrival order, so this is 0 while anyone who fits the capacity is waiting (free places "
+        "are held for the first in line); null when unlimited",
+        examples=[3],
+    ),
+]
 
 
 class ShiftCreate(Struct, forbid_unknown_fields=True):
-    """A new shift; `capacity` null means unlimited, `staffing_target` is how many are needed."""
+    """A new shift; `capacity` null means unlimited, `staffing_target` is how many are needed,
+    `language` makes its volunteers the event's interpreters for that language."""
 
     name: ShortTexts
     starts_at: Moment
@@ -40,6 +58,7 @@ class ShiftCreate(Struct, forbid_unknown_fields=True):
     role: ShiftRole = "volunteer"
     capacity: Places | None = None
     staffing_target: Places | None = None
+    language: ShiftLanguage | None = None
 
 
 class ShiftPatch(Struct, forbid_unknown_fields=True):
@@ -51,6 +70,7 @@ class ShiftPatch(Struct, forbid_unknown_fields=True):
     role: ShiftRole | UnsetType = UNSET
     capacity: Places | None | UnsetType = UNSET
     staffing_target: Places | None | UnsetType = UNSET
+    language: ShiftLanguage | None | UnsetType = UNSET
 
 
 class ShiftCounts(Struct):
@@ -58,7 +78,7 @@ class ShiftCounts(Struct):
 
     going: Annotated[int, Meta(examples=[2])]
     waitlisted: Annotated[int, Meta(examples=[0])]
-    spots_left: Annotated[int | None, Meta(description="null when unlimited", examples=[3])]
+    spots_left: SpotsLeft
     staffing_target: Annotated[int | None, Meta(examples=[5])]
     still_needed: Annotated[
         int | None, Meta(description="staffing_target minus going, at least 0", examples=[3])
@@ -78,6 +98,7 @@ class Shift(Struct):
     ends_at: When
     capacity: Annotated[int | None, Meta(description="null = unlimited", examples=[5])]
     staffing_target: Annotated[int | None, Meta(examples=[5])]
+    language: ShiftLanguage | None
     counts: Annotated[
         ShiftCounts | None, Meta(description="null when the event hides counts from you")
     ]

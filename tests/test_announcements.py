@@ -1,4 +1,5 @@
-"""Announcements reach exactly the people going and waitlisted, in their inbox or manage link."""
+"""Announcements reach exactly the people going, waitlisted or checked in, in their inbox or
+manage link."""
 
 from __future__ import annotations
 
@@ -100,6 +101,30 @@ async def test_an_announcement_reaches_exactly_the_going_and_waitlisted(
     assert [a["display_body"] for a in view["announcements"]] == [BODY["es"]]
     cancelled_view = (await client.get(f"/v1/rsvps/manage/{cancelled_anon['manage_token']}")).json()
     assert cancelled_view["announcements"] == []
+
+
+async def test_an_announcement_reaches_people_already_checked_in(
+    client: httpx.AsyncClient,
+) -> None:
+    organizer, _, event = await hosted_event(client)
+    at_the_door = await sign_up(client, "Ana")
+    checked_in = await rsvp(client, event, at_the_door)
+    anon_checked_in = await rsvp(client, event)
+    still_coming = await rsvp(client, event)
+    for created in (checked_in, anon_checked_in):
+        response = await client.post(
+            f"/v1/rsvps/{created['id']}/check-in", headers=organizer.headers
+        )
+        assert response.status_code == 200, response.text
+
+    posted = await client.post(
+        f"/v1/events/{event['id']}/announcements", json={"body": BODY}, headers=organizer.headers
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["recipients"] == 3
+    assert await announcement_kinds(client, at_the_door) == ["event.announcement"]
+    assert await manage_announcements(client, anon_checked_in) == ["event.announcement"]
+    assert await manage_announcements(client, still_coming) == ["event.announcement"]
 
 
 async def test_announcements_are_read_by_organizers_and_people_coming(

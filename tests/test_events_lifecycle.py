@@ -392,20 +392,34 @@ async def test_removing_the_capacity_admits_everyone_waiting(client, conn):
 async def test_counts_show_places_and_language_needs_but_no_attendee(client, conn):
     ana, org = await _organizer_with_org(client)
     event = await published_event(client, org, ana, capacity=40)
-    await add_rsvp(conn, event, alias="Abuela Rosa", guests=2, language_needs=["mam"])
+    await add_rsvp(conn, event, alias="Abuela Rosa", guests=3, language_needs=["mam"])
     await add_rsvp(conn, event, alias="Juan K.", language_needs=["Mam", "es"])
-    await add_rsvp(conn, event, alias="Lupe W.", status="waitlisted")
     response = await client.get(f"/v1/events/{event['id']}")
     body = response.json()
+    # the one person who needs Spanish is left out of what the public sees
     assert body["counts"] == {
-        "going": 4,
-        "waitlisted": 1,
-        "spots_left": 36,
-        "language_needs": {"mam": 4, "es": 1},
+        "going": 5,
+        "waitlisted": 0,
+        "spots_left": 35,
+        "language_needs": {"mam": 5},
     }
+    mine = (await client.get(f"/v1/events/{event['id']}", headers=ana.headers)).json()
+    assert mine["counts"]["language_needs"] == {"mam": 5, "es": 1}
     for text in (response.text, (await client.get("/v1/events")).text):
-        for alias in ("Abuela Rosa", "Juan K.", "Lupe W."):
+        for alias in ("Abuela Rosa", "Juan K."):
             assert alias not in text
+
+
+async def test_spots_left_is_zero_while_a_group_waits_for_a_free_place(client, conn):
+    ana, org = await _organizer_with_org(client)
+    event = await published_event(client, org, ana, capacity=4)
+    await add_rsvp(conn, event, guests=2)
+    await add_rsvp(conn, event, status="waitlisted", guests=2)
+    listed = (await client.get("/v1/events")).json()["items"]
+    shown = (await client.get(f"/v1/events/{event['id']}")).json()
+    for counts in (listed[0]["counts"], shown["counts"]):
+        # one place is free, but it is held for the group of 3 first in line
+        assert (counts["going"], counts["waitlisted"], counts["spots_left"]) == (3, 3, 0)
 
 
 async def test_hidden_counts_are_shown_to_organizers_only(client, conn):

@@ -172,6 +172,37 @@ async def test_a_group_is_admitted_as_a_whole_and_nobody_skips_the_line(
     assert await event_counters(conn, event["id"]) == (5, 0)
 
 
+async def test_no_spots_are_left_while_a_group_of_three_waits_for_one_free_place(
+    client: httpx.AsyncClient,
+) -> None:
+    _, _, event = await organizer_and_event(client, capacity=4)
+    await rsvp(client, event, "Trio", guests=2)  # 3 of 4 places
+    group = await rsvp(client, event, "Group", guests=2)  # 3 more: only 1 free
+    assert group["status"] == "waitlisted"
+
+    counts = (await client.get(f"/v1/events/{event['id']}/counts")).json()
+    # the free place is held for the group first in line: a newcomer cannot take it
+    assert (counts["going"], counts["waitlisted"], counts["spots_left"]) == (3, 3, 0)
+    single = await rsvp(client, event, "Single")
+    assert (single["status"], single["waitlist_position"]) == ("waitlisted", 2)
+
+    # the group leaves the line: the single is admitted and then the event is full
+    assert (await cancel(client, group)).status_code == 200
+    assert await status_of(client, single) == "going"
+    counts = (await client.get(f"/v1/events/{event['id']}/counts")).json()
+    assert (counts["going"], counts["waitlisted"], counts["spots_left"]) == (4, 0, 0)
+
+
+async def test_spots_left_are_the_free_places_when_nobody_waits(
+    client: httpx.AsyncClient,
+) -> None:
+    _, _, event = await organizer_and_event(client, capacity=4)
+    await rsvp(client, event, "Trio", guests=2)
+    counts = (await client.get(f"/v1/events/{event['id']}/counts")).json()
+    assert counts["spots_left"] == 1
+    assert (await rsvp(client, event, "Single"))["status"] == "going"
+
+
 async def test_more_guests_need_free_places_or_nothing_changes(
     client: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:

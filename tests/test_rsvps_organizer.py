@@ -220,25 +220,35 @@ async def test_attendee_list_of_an_unknown_event_is_not_found(client: httpx.Asyn
 async def test_counts_carry_numbers_and_language_needs_but_no_names(
     client: httpx.AsyncClient,
 ) -> None:
-    _, _, event = await hosted_event(client, capacity=10)
+    organizer, _, event = await hosted_event(client, capacity=10)
     await rsvp(
         client,
         event,
         alias=SECRET_ALIAS,
         contact=SECRET_CONTACT,
-        guests=2,
+        guests=3,
         language_needs=["es", "mam"],
     )
     await rsvp(client, event, alias="Beto", language_needs=["es"])
     response = await client.get(f"/v1/events/{event['id']}/counts")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["going"] == 4
+    assert body["going"] == 5
     assert body["waitlisted"] == 0
     assert body["capacity"] == 10
-    assert body["spots_left"] == 6
-    assert body["language_needs"] == {"es": 4, "mam": 3}
+    assert body["spots_left"] == 5
+    # the public sees a language only once 5 people need it: 4 for Mam could be one family
+    assert body["language_needs"] == {"es": 5}
+    assert body["languages"] == [{"language": "es", "needed": 5, "interpreters": 0}]
     assert body["shifts"] == []
+    assert SECRET_ALIAS not in response.text and SECRET_CONTACT not in response.text
+
+    exact = await client.get(f"/v1/events/{event['id']}/counts", headers=organizer.headers)
+    assert exact.json()["language_needs"] == {"es": 5, "mam": 4}
+    assert exact.json()["languages"] == [
+        {"language": "es", "needed": 5, "interpreters": 0},
+        {"language": "mam", "needed": 4, "interpreters": 0},
+    ]
 
 
 async def test_counts_can_be_hidden_from_the_public(client: httpx.AsyncClient) -> None:

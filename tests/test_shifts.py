@@ -150,6 +150,26 @@ async def test_shift_rsvps_count_against_the_shift_only(
     assert view.json()["shift"]["display_name"] in ("Legal observer", "Observador legal")
 
 
+async def test_a_shift_shows_no_spots_left_while_a_group_waits_for_its_free_place(
+    client: httpx.AsyncClient,
+) -> None:
+    organizer, _, event = await hosted_event(client)
+    shift = await add_shift(client, event, organizer, capacity=4)
+    url = f"/v1/events/{event['id']}/rsvps"
+    trio = {"alias": "Trio", "guests": 2, "shift_id": shift["id"]}
+    assert (await client.post(url, json=trio)).json()["status"] == "going"
+    group = {"alias": "Group", "guests": 2, "shift_id": shift["id"]}
+    assert (await client.post(url, json=group)).json()["status"] == "waitlisted"
+
+    counts = (await client.get(f"/v1/events/{event['id']}/counts")).json()
+    listed = (await client.get(f"/v1/events/{event['id']}/shifts")).json()["items"]
+    for shift_counts in (counts["shifts"][0]["counts"], listed[0]["counts"]):
+        assert (shift_counts["going"], shift_counts["waitlisted"]) == (3, 3)
+        assert shift_counts["spots_left"] == 0
+    single = await sign_up_for(client, event, shift, "Single")
+    assert single["status"] == "waitlisted"
+
+
 async def test_an_account_may_sign_up_for_the_event_and_a_shift_once_each(
     client: httpx.AsyncClient,
 ) -> None:
@@ -235,6 +255,8 @@ async def test_shift_bad_input_is_refused(client: httpx.AsyncClient) -> None:
         ({**shift_body(event), "capacity": -1}, "#/capacity"),
         ({**shift_body(event), "name": {}}, "#/name"),
         ({**shift_body(event), "places_taken": 0}, "#/places_taken"),
+        ({**shift_body(event), "language": "not a tag!"}, "#/language"),
+        ({**shift_body(event), "language": ""}, "#/language"),
     ]
     for body, pointer in cases:
         assert_problem(
@@ -316,3 +338,113 @@ async def test_a_cancelled_event_takes_no_new_shifts(client: httpx.AsyncClient) 
         f"/v1/events/{event['id']}/shifts", json=shift_body(event), headers=organizer.headers
     )
     assert_problem(response, 409, "conflict")
+
+
+# ---------------------------------------------------------------- interpreters
+
+
+async def test_a_shift_can_interpret_a_language(client: httpx.AsyncClient) -> None:
+    organizer, _, event = await hosted_event(client)
+    shift = await add_shift(
+        client, event, organizer, name={"en": "Mam interpreter"}, role="interpreter", language="MAM"
+    )
+    assert shift["language"] == "mam"
+    listed = (await client.get(f"/v1/events/{event['id']}/shifts")).json()["items"]
+    assert listed[0]["language"] == "mam"
+    plain = await add_shift(client, event, organizer)
+    assert plain["language"] is None
+
+    changed = await client.patch(
+        f"/v1/shifts/{shift['id']}", json={"language": "es"}, headers=organizer.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["language"] == "es"
+    cleared = await client.patch(
+        f"/v1/shifts/{shift['id']}", json={"language": None}, headers=organizer.headers
+    )
+    assert cleared.json()["language"] is None
+    assert_problem(
+        await client.patch(f"/v1/shifts/{shift['id']}", json={"language": "es es"}),
+        400,
+        pointer="#/language",
+    )
+
+
+async def needs(
+    client: httpx.AsyncClient, event: dict[str, Any], alias: str, languages: list[str], **body: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/v1/events/{event['id']}/rsvps",
+        json={"alias": alias, "language_needs": languages, **body},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_counts_set_language_needs_against_interpreters_signed_up(
+    client: httpx.AsyncClient,
+) -> None:
+    organizer, _, event = await hosted_event(client)
+    mam = await add_shift(client, event, organizer, role="interpreter", language="mam")
+    await add_shift(client, event, organizer, role="interpreter", language="kjb")
+    medics = await add_shift(client, event, organizer, name={"en": "Medic"}, capacity=None)
+    await sign_up_for(client, event, mam, "Interpreter A")
+    await sign_up_for(client, event, mam, "Interpreter B")
+    await needs(client, event, "Family", ["mam", "es"], guests=3)  # 4 people
+    # a shift RSVP's needs count too
+    await needs(client, event, "Medic", ["mam"], shift_id=medics["id"])
+    await needs(client, event, "Teen", ["es"])
+    gone = await needs(client, event, "Gone", ["mam"])
+    await client.delete(f"/v1/rsvps/manage/{gone['manage_token']}")
+
+    url = f"/v1/events/{event['id']}/counts"
+    exact = (await client.get(url, headers=organizer.headers)).json()
+    assert exact["language_needs"] == {"es": 5, "mam": 5}
+    assert exact["languages"] == [
+        {"language": "es", "needed": 5, "interpreters": 0},
+        {"language": "kjb", "needed": 0, "interpreters": 0},
+        {"language": "mam", "needed": 5, "interpreters": 2},
+    ]
+    public = (await client.get(url)).json()
+    # K'iche' is interpreted (public anyway) but nobody's need shows; 5 is enough to show
+    assert public["languages"] == [
+        {"language": "es", "needed": 5, "interpreters": 0},
+        {"language": "kjb", "needed": None, "interpreters": 0},
+        {"language": "mam", "needed": 5, "interpreters": 2},
+    ]
+
+
+async def test_small_language_needs_never_show_in_public_counts(
+    client: httpx.AsyncClient,
+) -> None:
+    organizer, _, event = await hosted_event(client)
+    shift = await add_shift(client, event, organizer, role="interpreter", language="mam")
+    await sign_up_for(client, event, shift, "Interpreter")
+    await needs(client, event, "Abuela", ["mam", "kjb"])
+
+    url = f"/v1/events/{event['id']}/counts"
+    public = (await client.get(url)).json()
+    # one person needs Mam and K'iche': the public cannot tell, nor that anyone needs K'iche'
+    assert public["language_needs"] == {}
+    assert public["languages"] == [{"language": "mam", "needed": None, "interpreters": 1}]
+    assert "kjb" not in (await client.get(f"/v1/events/{event['id']}")).text
+    exact = (await client.get(url, headers=organizer.headers)).json()
+    assert exact["languages"] == [
+        {"language": "kjb", "needed": 1, "interpreters": 0},
+        {"language": "mam", "needed": 1, "interpreters": 1},
+    ]
+
+
+async def test_hidden_counts_hide_language_coverage_from_everyone_but_organizers(
+    client: httpx.AsyncClient,
+) -> None:
+    organizer, org, event = await hosted_event(client, hide_counts=True)
+    shift = await add_shift(client, event, organizer, role="interpreter", language="mam")
+    await sign_up_for(client, event, shift, "Interpreter")
+    member = await sign_up(client, "Carla")
+    await join(client, org, organizer, member, "member")
+    url = f"/v1/events/{event['id']}/counts"
+    assert_problem(await client.get(url), 403)
+    assert_problem(await client.get(url, headers=member.headers), 403)
+    shown = await client.get(url, headers=organizer.headers)
+    assert shown.json()["languages"] == [{"language": "mam", "needed": 0, "interpreters": 1}]

@@ -5,6 +5,8 @@ RSVPs (book with guests, cancel, change guests, raise or lower the capacity), tr
 cancel) are driven through api/services; after every step the database must show: never more
 places than capacity, counters equal to the rows, and nobody left waiting while a place they
 fit is free (FIFO: only a head group too large for the free places may hold the line).
+For RSVPs, `spots_left` in the counts must say what a newcomer gets: a group is admitted at
+once exactly when it fits in `spots_left`, which is 0 while anyone admissible waits.
 
 Each example runs in a transaction that is rolled back; people and the org are made once.
 """
@@ -196,8 +198,18 @@ class RsvpMachine(Machine):
         """The table that holds the pool's counters, and the pool's id in it."""
         return ("shifts", self.shift_id) if self.shift_id else ("events", self.event_id)
 
+    def spots_left(self) -> int | None:
+        """What the public counts say a newcomer can take now, for this machine's pool."""
+        w = self.world
+        counts = w.run(rsvps.event_counts(w.conn, self.event_id, None, None))
+        if self.shift_id is None:
+            return counts.spots_left
+        (shift,) = [s.counts for s in counts.shifts if s.shift_id == self.shift_id]
+        return shift.spots_left
+
     def _book(self, guests: int) -> str:
         w = self.world
+        spots_left = self.spots_left()
         created = self.step(
             rsvps.create_rsvp(
                 w.conn,
@@ -209,6 +221,10 @@ class RsvpMachine(Machine):
                 None,
             )
         )
+        if created:
+            # admitted at once exactly when the group fits in what the counts said was left
+            fits = spots_left is None or 1 + guests <= spots_left
+            assert created[0].status == ("going" if fits else "waitlisted"), (spots_left, guests)
         # a group larger than the whole capacity is refused; its "token" matches nothing
         return created[0].manage_token if created else "cvn_rsvp_refused"
 
@@ -304,6 +320,9 @@ class RsvpMachine(Machine):
             assert queue == [], (dict(row), queue)
         elif admissible:
             assert admissible[0] > capacity - taken, (dict(row), queue)
+        # the places a newcomer can take: none while anyone admissible waits
+        expected = None if capacity is None else 0 if admissible else capacity - taken
+        assert self.spots_left() == expected, (dict(row), queue)
 
 
 class ShiftRsvpMachine(RsvpMachine):

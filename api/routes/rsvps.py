@@ -84,7 +84,7 @@ class RsvpController(Controller):
         data: JSONBody[RsvpCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RsvpCreated]:
-        """Say you're coming (an account is optional); waitlisted when full; returns the secret manage link once."""
+        """Say you're coming (an account is optional); waitlisted unless your group fits in `spots_left` (strict arrival order); returns the secret manage link once."""
         created, replayed = await rsvps.create_rsvp(
             conn, keyring, settings, event_id, _account_id(caller), data, idempotency_key
         )
@@ -162,7 +162,7 @@ class RsvpController(Controller):
         event_id: FromPath[UUID],
         share_token: ShareTokenQuery = None,
     ) -> EventCounts:
-        """Counts without names: places going and waiting, spots left, language needs, per shift."""
+        """Counts without names: places going and waiting, spots a newcomer can take (0 while anyone waits), language needs against interpreters (small needs hidden from the public), per shift."""
         return await rsvps.event_counts(conn, event_id, _account_id(caller), share_token)
 
     @get("/v1/events/{event_id:uuid}/rsvps", opt={"problems": (401, 403, 404)})

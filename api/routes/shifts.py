@@ -64,7 +64,7 @@ class ShiftController(Controller):
         event_id: FromPath[UUID],
         data: JSONBody[ShiftCreate],
     ) -> Shift:
-        """Add a shift (organizers of a hosting org)."""
+        """Add a shift (organizers of a hosting org); one with a `language` is an interpreter shift for it."""
         return await shifts.create_shift(conn, event_id, _account_id(caller), data, languages)
 
     @patch("/v1/shifts/{shift_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})

@@ -29,6 +29,7 @@ from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation,
 from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
 from api.patching import place_columns, sent_fields
+from api.services import counts
 from api.services.orgs import check_timezone
 from api.services.waitlist import promote_waitlist
 from api.texts import choose_language, pick
@@ -213,13 +214,13 @@ def location_for(row: asyncpg.Record, *, exact_allowed: bool) -> Location:
     )
 
 
-def _counts(row: asyncpg.Record) -> Counts:
-    capacity = row["capacity"]
+def _counts(row: asyncpg.Record, organizer: bool) -> Counts:
+    needs = dict(row["language_needs"] or {})
     return Counts(
         going=row["places_taken"],
         waitlisted=row["places_waitlisted"],
-        spots_left=None if capacity is None else max(capacity - row["places_taken"], 0),
-        language_needs=dict(row["language_needs"] or {}),
+        spots_left=counts.spots_left(row["capacity"], row["places_taken"], row["queue_waiting"]),
+        language_needs=needs if organizer else counts.public_needs(needs),
     )
 
 
@@ -278,7 +279,7 @@ def event_view(
         status=row["status"],
         cancel_reason=row["cancel_reason"],
         capacity=row["capacity"],
-        counts=None if row["hide_counts"] and not organizer else _counts(row),
+        counts=None if row["hide_counts"] and not organizer else _counts(row, organizer),
         hide_counts=row["hide_counts"],
         location_policy=row["location_policy"],
         reveal_at=row["reveal_at"],

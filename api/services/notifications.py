@@ -64,8 +64,8 @@ async def post_announcement(
     data: AnnouncementCreate,
     languages: Sequence[str],
 ) -> PostedAnnouncement:
-    """Post an update; it lands in the inbox of everyone going or waitlisted (their account's
-    inbox, or their manage link's), once per person."""
+    """Post an update; it lands in the inbox of everyone going, waitlisted or checked in
+    (their account's inbox, or their manage link's), once per person."""
     if account_id is None:
         raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
     event = await events.require_event_organizer(conn, event_id, account_id)
@@ -77,7 +77,6 @@ async def post_announcement(
         event_id,
         "event.announcement",
         {"event_id": str(event_id), "announcement_id": str(record["id"]), "body": data.body},
-        ("going", "waitlisted"),
     )
     await outbox.insert_outbox_entry(
         conn,

@@ -15,6 +15,7 @@ import asyncpg
 
 from api.errors import BadRequest
 from api.pagination import decode_cursor, encode_cursor
+from api.services import counts
 from api.services.api_keys import Partner, require_scope
 from api.services.events import location_for
 from db.queries import partner_sync as q
@@ -42,11 +43,10 @@ def status_counts(row: asyncpg.Record) -> StatusCounts | None:
     """Counts by status, unless the organizers hide counts from the public."""
     if row["hide_counts"]:
         return None
-    capacity = row["capacity"]
     return StatusCounts(
         going=row["places_taken"],
         waitlisted=row["places_waitlisted"],
-        spots_left=None if capacity is None else max(capacity - row["places_taken"], 0),
+        spots_left=counts.spots_left(row["capacity"], row["places_taken"], row["queue_waiting"]),
     )
 
 

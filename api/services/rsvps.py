@@ -26,7 +26,7 @@ from api.config import Settings
 from api.crypto import Keyring, token_hash
 from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
 from api.pagination import decode_cursor, split_page
-from api.services import encryption, events, waitlist
+from api.services import counts, encryption, events, waitlist
 from api.texts import choose_language, pick
 from db.queries import announcements, audit, idempotency, notifications, rsvps, shifts
 from schemas.announcements import Announcement
@@ -38,6 +38,7 @@ from schemas.rsvps import (
     AttendeePage,
     EventBrief,
     EventCounts,
+    LanguageCoverage,
     ManageView,
     MyRsvp,
     MyRsvpPage,
@@ -609,17 +610,6 @@ async def list_my_rsvps(
     return MyRsvpPage(items=items, next_cursor=next_cursor)
 
 
-# ---------------------------------------------------------------- counts without names
-
-
-async def language_need_counts(
-    conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None = None
-) -> dict[str, int]:
-    """People (places) going to the event (or shift) who need each language, by tag."""
-    rows = await rsvps.select_language_need_counts(conn, event_id, shift_id)
-    return {r["need"]: r["people"] for r in rows}
-
-
 # ---------------------------------------------------------------- organizer tools
 
 
@@ -820,16 +810,33 @@ async def check_in(
     return await _rsvp_view(conn, keyring, record, with_position=False)
 
 
-def shift_counts(shift: asyncpg.Record) -> ShiftCounts:
+def shift_counts(shift: asyncpg.Record, queue_waiting: bool) -> ShiftCounts:
+    """The shift's counts; `queue_waiting` says whether anyone admissible waits for it."""
     going, target = shift["places_taken"], shift["staffing_target"]
-    capacity = shift["capacity"]
     return ShiftCounts(
         going=going,
         waitlisted=shift["places_waitlisted"],
-        spots_left=None if capacity is None else max(capacity - going, 0),
+        spots_left=counts.spots_left(shift["capacity"], going, queue_waiting),
         staffing_target=target,
         still_needed=None if target is None else max(target - going, 0),
     )
+
+
+def language_coverage(rows: Sequence[asyncpg.Record], *, organizer: bool) -> list[LanguageCoverage]:
+    """Needs per language against interpreters; for the public, small needs stay hidden
+    (and a language nobody interprets shows only once enough people need it)."""
+    items = [
+        LanguageCoverage(
+            language=r["language"],
+            needed=r["needed"] if organizer else counts.public_need(r["needed"]),
+            interpreters=r["interpreters"],
+        )
+        for r in rows
+    ]
+    if organizer:
+        return items
+    # a shift's language is public anyway; a need alone shows only above the threshold
+    return [i for i, r in zip(items, rows, strict=True) if r["interpreted"] or i.needed is not None]
 
 
 async def event_counts(
@@ -839,19 +846,27 @@ async def event_counts(
     share_token: str | None,
 ) -> EventCounts:
     """Counts without names, for anyone who can see the event unless its organizers hide
-    them (organizers always see them)."""
+    them (organizers always see them, and the exact language needs)."""
     event = await visible_event(conn, event_id, account_id, share_token)
-    if event["hide_counts"] and not event["is_host_organizer"]:
+    organizer = bool(event["is_host_organizer"])
+    if event["hide_counts"] and not organizer:
         raise Forbidden("The organizers of this event do not show counts.")
     capacity = event["capacity"]
     going = event["places_taken"]
     shift_rows = await shifts.select_shifts(conn, event_id, None, None)
+    waiting = await rsvps.select_waiting_pools(conn, event_id)
+    coverage = await rsvps.select_language_coverage(conn, event_id)
+    needs = {r["language"]: r["needed"] for r in coverage if r["needed"]}
     return EventCounts(
         event_id=event_id,
         going=going,
         waitlisted=event["places_waitlisted"],
         capacity=capacity,
-        spots_left=None if capacity is None else max(capacity - going, 0),
-        language_needs=await language_need_counts(conn, event_id),
-        shifts=[ShiftCountsItem(shift_id=s["id"], counts=shift_counts(s)) for s in shift_rows],
+        spots_left=counts.spots_left(capacity, going, None in waiting),
+        language_needs=needs if organizer else counts.public_needs(needs),
+        languages=language_coverage(coverage, organizer=organizer),
+        shifts=[
+            ShiftCountsItem(shift_id=s["id"], counts=shift_counts(s, s["id"] in waiting))
+            for s in shift_rows
+        ],
     )

@@ -16,12 +16,19 @@ from api.pagination import decode_cursor, split_page
 from api.services import events, waitlist
 from api.services.rsvps import shift_counts, visible_event
 from api.texts import choose_language, pick
-from db.queries import outbox, shifts
+from db.queries import outbox, rsvps, shifts
 from schemas.problems import FieldError
 from schemas.shifts import Shift, ShiftCreate, ShiftPage, ShiftPatch
 
 
-def _shift(record: asyncpg.Record, languages: Sequence[str], show_counts: bool) -> Shift:
+def _shift(
+    record: asyncpg.Record,
+    languages: Sequence[str],
+    show_counts: bool,
+    waiting: set[UUID | None] | frozenset[UUID | None] = frozenset(),
+) -> Shift:
+    """The shift as the caller sees it; `waiting` holds the pools where someone admissible
+    waits (see rsvps.select_waiting_pools)."""
     name: dict[str, str] = record["name"]
     lang = choose_language(list(name), languages)
     return Shift(
@@ -35,7 +42,8 @@ def _shift(record: asyncpg.Record, languages: Sequence[str], show_counts: bool) 
         ends_at=record["ends_at"],
         capacity=record["capacity"],
         staffing_target=record["staffing_target"],
-        counts=shift_counts(record) if show_counts else None,
+        language=record["language"],
+        counts=shift_counts(record, record["id"] in waiting) if show_counts else None,
         created_at=record["created_at"],
         updated_at=record["updated_at"],
     )
@@ -78,8 +86,9 @@ async def list_shifts(
     after = decode_cursor(cursor, tuple[datetime, UUID])
     rows = await shifts.select_shifts(conn, event_id, after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["starts_at"], r["id"]))
+    waiting = await rsvps.select_waiting_pools(conn, event_id) if show_counts else set()
     return ShiftPage(
-        items=[_shift(r, languages, show_counts) for r in page], next_cursor=next_cursor
+        items=[_shift(r, languages, show_counts, waiting) for r in page], next_cursor=next_cursor
     )
 
 
@@ -104,6 +113,7 @@ async def create_shift(
         data.ends_at,
         data.capacity,
         data.staffing_target,
+        data.language.lower() if data.language else None,
     )
     await _changed(conn, event["org_id"], "shift.created", event_id, record["id"])
     return _shift(record, languages, True)
@@ -138,6 +148,8 @@ async def update_shift(
     }
     if "role" in changes:
         changes["role"] = changes["role"].strip()
+    if changes.get("language"):
+        changes["language"] = changes["language"].lower()
     _check_times(
         changes.get("starts_at", shift["starts_at"]), changes.get("ends_at", shift["ends_at"])
     )
@@ -155,7 +167,9 @@ async def update_shift(
         assert promoted is not None
         record = promoted
     await _changed(conn, shift["org_id"], "shift.updated", shift["event_id"], shift_id)
-    return _shift(record, languages, True)
+    return _shift(
+        record, languages, True, await rsvps.select_waiting_pools(conn, shift["event_id"])
+    )
 
 
 async def delete_shift(conn: asyncpg.Connection, shift_id: UUID, account_id: UUID | None) -> None:

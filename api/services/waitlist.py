@@ -8,7 +8,8 @@ Promotion is strictly first come, first served: the oldest waitlisted RSVP (by `
 admitted as a whole group (1 + guests) when it fits; if it does not, nobody behind it is
 admitted either, even a smaller group that would fit (no skipping the line). The one
 exception is a group larger than the pool's whole capacity (possible only after the capacity
-was lowered): it could never be admitted, so it holds nobody up.
+was lowered): it could never be admitted, so it holds nobody up. Counts say the same:
+`spots_left` is 0 while anyone admissible waits (api/services/counts.py).
 """
 
 from __future__ import annotations

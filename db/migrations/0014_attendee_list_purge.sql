@@ -16,17 +16,21 @@ CREATE TABLE rsvp_tallies (
     shift_id uuid REFERENCES shifts (id) ON DELETE CASCADE,
     status   text NOT NULL CHECK (status IN ('going', 'waitlisted', 'cancelled', 'attended')),
     rsvps    integer NOT NULL CHECK (rsvps >= 0),
-    places   integer NOT NULL CHECK (places >= 0),
-    CONSTRAINT rsvp_tallies_key UNIQUE NULLS NOT DISTINCT (event_id, shift_id, status)
+    places   integer NOT NULL CHECK (places >= 0)
 );
+-- one row per pool and status; the event's own pool (shift_id NULL) keyed as the nil UUID,
+-- since UNIQUE NULLS NOT DISTINCT needs PostgreSQL 15 and Caravan runs on 13 and newer
+CREATE UNIQUE INDEX rsvp_tallies_key
+    ON rsvp_tallies (event_id, (coalesce(shift_id, '00000000-0000-0000-0000-000000000000'::uuid)), status);
 
 CREATE TABLE rsvp_language_tallies (
     event_id uuid NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     shift_id uuid REFERENCES shifts (id) ON DELETE CASCADE,
     need     text NOT NULL,
-    people   integer NOT NULL CHECK (people >= 0),
-    CONSTRAINT rsvp_language_tallies_key UNIQUE NULLS NOT DISTINCT (event_id, shift_id, need)
+    people   integer NOT NULL CHECK (people >= 0)
 );
+CREATE UNIQUE INDEX rsvp_language_tallies_key
+    ON rsvp_language_tallies (event_id, (coalesce(shift_id, '00000000-0000-0000-0000-000000000000'::uuid)), need);
 
 -- The same for trip applications: per status and role, how many applications.
 CREATE TABLE trip_application_tallies (

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from db.queries.rsvps import EVENT_LANGUAGE_NEEDS, EVENT_QUEUE_WAITING
+
 # The columns an organizer edits; insert and update always write all of them (the service
 # merges a PATCH into the current row first), so the SQL text is fixed.
 WRITABLE_COLUMNS = (
@@ -38,7 +40,8 @@ WRITABLE_COLUMNS = (
     "hide_counts",
 )
 
-EVENT_COLUMNS = """
+EVENT_COLUMNS = (
+    """
        e.id, e.org_id, e.series_id, e.series_index, e.kind, e.title, e.summary, e.description,
        e.languages, e.starts_at, e.ends_at, e.timezone, e.venue_name, e.venue_address,
        e.venue_lat, e.venue_lon, e.area, e.public_lat, e.public_lon, e.virtual_url,
@@ -50,13 +53,11 @@ EVENT_COLUMNS = """
        coalesce((SELECT array_agg(co.slug ORDER BY co.slug)
                    FROM event_cohosts ec
                    JOIN orgs co ON co.id = ec.org_id
-                  WHERE ec.event_id = e.id), '{}') AS cohost_slugs,
-       coalesce((SELECT jsonb_object_agg(n.lang, n.places)
-                   FROM (SELECT lower(l) AS lang, sum(r.places)::int AS places
-                           FROM rsvps r
-                          CROSS JOIN LATERAL unnest(r.language_needs) AS l
-                          WHERE r.event_id = e.id AND r.shift_id IS NULL AND r.status = 'going'
-                          GROUP BY lower(l)) n), '{}'::jsonb) AS language_needs"""
+                  WHERE ec.event_id = e.id), '{}') AS cohost_slugs,"""
+    + EVENT_LANGUAGE_NEEDS
+    + ","
+    + EVENT_QUEUE_WAITING
+)
 
 _RANK = "CASE m.role WHEN 'owner' THEN 3 WHEN 'organizer' THEN 2 WHEN 'member' THEN 1 END"
 

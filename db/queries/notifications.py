@@ -12,17 +12,22 @@ from uuid import UUID
 
 import asyncpg
 
+#: RSVPs that are still coming: everyone told about the event unless a caller narrows it
+LIVE_STATUSES = ("going", "waitlisted", "attended")
+
 
 async def insert_event_notifications(
     conn: asyncpg.Connection,
     event_id: UUID,
     kind: str,
     payload: dict[str, Any],
-    statuses: tuple[str, ...] = ("going", "waitlisted"),
+    statuses: tuple[str, ...] = LIVE_STATUSES,
 ) -> int:
     """One notification per live RSVP of the event (its account's inbox, else its manage link's).
 
-    An account with several RSVPs (event and shifts) gets one notification.
+    Live means going, waitlisted or already checked in: someone checked in at the door is
+    still coming (and is the one most in need of a change of plan). An account with several
+    RSVPs (event and shifts) gets one notification.
     """
     status = await conn.execute(
         """

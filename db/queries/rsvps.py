@@ -308,27 +308,94 @@ async def update_rsvp_guests(
 # ---------------------------------------------------------------- counts
 
 
-async def select_language_need_counts(
-    conn: asyncpg.Connection, event_id: UUID, shift_id: UUID | None = None
-) -> list[asyncpg.Record]:
-    """People (places) who come with each language need, among going and attended RSVPs
-    (those still listed, and the tallies of those the purge removed)."""
-    return await conn.fetch(
-        f"""
-        SELECT need, sum(people)::int AS people
-          FROM (SELECT need, r.places AS people
-                  FROM rsvps r, unnest(r.language_needs) AS need
-                 WHERE {_POOL[shift_id is not None]}
-                   AND r.status IN ('going', 'attended')
-                 UNION ALL
-                SELECT r.need, r.people
-                  FROM rsvp_language_tallies r
-                 WHERE {_POOL[shift_id is not None]}) counted
-         GROUP BY need
-         ORDER BY need
+# For a query over `events e`: people (places) going to the event or any of its shifts, or
+# checked in, who need each language, as {tag: n}; a person with several RSVPs counts once.
+EVENT_LANGUAGE_NEEDS = """
+       coalesce((SELECT jsonb_object_agg(n.lang, n.places)
+                   FROM (SELECT p.lang, sum(p.places)::int AS places
+                           FROM (SELECT lower(l) AS lang, max(r.places) AS places
+                                   FROM rsvps r
+                                  CROSS JOIN LATERAL unnest(r.language_needs) AS l
+                                  WHERE r.event_id = e.id AND r.status IN ('going', 'attended')
+                                  GROUP BY lower(l), coalesce(r.account_id, r.id)
+                                  UNION ALL
+                                 SELECT t.need, t.people
+                                   FROM rsvp_language_tallies t
+                                  WHERE t.event_id = e.id) p
+                          GROUP BY p.lang) n), '{}'::jsonb) AS language_needs"""
+
+# Is anyone waiting in the event's own pool who could ever be admitted? For a query over
+# `events e`: while true, the event's free places are held for the head of the line.
+EVENT_QUEUE_WAITING = """
+       CASE WHEN e.places_waitlisted = 0 THEN false
+            ELSE EXISTS (SELECT 1 FROM rsvps w
+                          WHERE w.event_id = e.id AND w.shift_id IS NULL
+                            AND w.status = 'waitlisted'
+                            AND (e.capacity IS NULL OR w.places <= e.capacity))
+       END AS queue_waiting"""
+
+
+async def select_waiting_pools(conn: asyncpg.Connection, event_id: UUID) -> set[UUID | None]:
+    """The event's pools where someone who could ever be admitted is waiting: shift ids, and
+    None for the event's own places (one query for the event and all its shifts)."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT r.shift_id
+          FROM rsvps r
+          JOIN events e ON e.id = r.event_id
+          LEFT JOIN shifts s ON s.id = r.shift_id
+         WHERE r.event_id = $1
+           AND r.status = 'waitlisted'
+           AND r.places <= coalesce(CASE WHEN r.shift_id IS NULL THEN e.capacity
+                                         ELSE s.capacity END, r.places)
         """,
         event_id,
-        shift_id,
+    )
+    return {r["shift_id"] for r in rows}
+
+
+async def select_language_coverage(
+    conn: asyncpg.Connection, event_id: UUID
+) -> list[asyncpg.Record]:
+    """Per language: the people (places) going to the event or any of its shifts who need it,
+    and the interpreters for it (people going to a shift that carries the language);
+    `interpreted` is true when some shift carries the language, even with nobody signed up.
+
+    A person with several RSVPs (the event and a shift) counts once, with their largest
+    group. Languages appear when someone needs them or a shift interprets them.
+    """
+    return await conn.fetch(
+        """
+        WITH needs AS (
+            SELECT lower(l) AS language, coalesce(r.account_id, r.id) AS who,
+                   max(r.places) AS places
+              FROM rsvps r
+             CROSS JOIN LATERAL unnest(r.language_needs) AS l
+             WHERE r.event_id = $1 AND r.status IN ('going', 'attended')
+             GROUP BY 1, 2
+            -- people on lists the purge already removed, one tally row per pool
+             UNION ALL
+            SELECT t.need, NULL, t.people
+              FROM rsvp_language_tallies t
+             WHERE t.event_id = $1
+        ),
+        interpreters AS (
+            SELECT s.language, coalesce(r.account_id, r.id) AS who, max(r.places) AS places
+              FROM shifts s
+              LEFT JOIN rsvps r ON r.shift_id = s.id AND r.status IN ('going', 'attended')
+             WHERE s.event_id = $1 AND s.language IS NOT NULL
+             GROUP BY 1, 2
+        )
+        SELECT language,
+               coalesce(n.needed, 0) AS needed,
+               coalesce(i.interpreters, 0) AS interpreters,
+               i.language IS NOT NULL AS interpreted
+          FROM (SELECT language, sum(places)::int AS needed FROM needs GROUP BY language) n
+          FULL JOIN (SELECT language, coalesce(sum(places), 0)::int AS interpreters
+                       FROM interpreters GROUP BY language) i USING (language)
+         ORDER BY language
+        """,
+        event_id,
     )
 
 
@@ -557,7 +624,7 @@ async def delete_expired_rsvps(
             SELECT event_id, shift_id, status, count(*), sum(places)
               FROM gone
              GROUP BY event_id, shift_id, status
-            ON CONFLICT ON CONSTRAINT rsvp_tallies_key
+            ON CONFLICT (event_id, (coalesce(shift_id, '00000000-0000-0000-0000-000000000000'::uuid)), status)
             DO UPDATE SET rsvps  = t.rsvps + EXCLUDED.rsvps,
                           places = t.places + EXCLUDED.places
         ),
@@ -567,7 +634,7 @@ async def delete_expired_rsvps(
               FROM gone g, unnest(g.language_needs) AS need
              WHERE g.status IN ('going', 'attended')
              GROUP BY g.event_id, g.shift_id, need
-            ON CONFLICT ON CONSTRAINT rsvp_language_tallies_key
+            ON CONFLICT (event_id, (coalesce(shift_id, '00000000-0000-0000-0000-000000000000'::uuid)), need)
             DO UPDATE SET people = t.people + EXCLUDED.people
         )
         SELECT e.org_id, g.event_id, count(*)::int AS purged,

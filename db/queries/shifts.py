@@ -10,7 +10,8 @@ import asyncpg
 
 SHIFT_COLUMNS = (
     "s.id, s.event_id, s.org_id, s.name, s.role, s.starts_at, s.ends_at, s.capacity, "
-    "s.staffing_target, s.places_taken, s.places_waitlisted, s.created_at, s.updated_at"
+    "s.staffing_target, s.language, s.places_taken, s.places_waitlisted, s.created_at, "
+    "s.updated_at"
 )
 
 
@@ -24,12 +25,13 @@ async def insert_shift(
     ends_at: datetime,
     capacity: int | None,
     staffing_target: int | None,
+    language: str | None = None,
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""
         INSERT INTO shifts AS s (event_id, org_id, name, role, starts_at, ends_at, capacity,
-                                 staffing_target)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 staffing_target, language)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         RETURNING {SHIFT_COLUMNS}
         """,
         event_id,
@@ -40,6 +42,7 @@ async def insert_shift(
         ends_at,
         capacity,
         staffing_target,
+        language,
     )
     assert row is not None
     return row
@@ -85,6 +88,7 @@ async def update_shift(
                ends_at         = CASE WHEN $8 THEN $9 ELSE s.ends_at END,
                capacity        = CASE WHEN $10 THEN $11 ELSE s.capacity END,
                staffing_target = CASE WHEN $12 THEN $13 ELSE s.staffing_target END,
+               language        = CASE WHEN $14 THEN $15 ELSE s.language END,
                updated_at      = now()
          WHERE s.id = $1
      RETURNING {SHIFT_COLUMNS}
@@ -102,6 +106,8 @@ async def update_shift(
         changes.get("capacity"),
         "staffing_target" in changes,
         changes.get("staffing_target"),
+        "language" in changes,
+        changes.get("language"),
     )
     assert row is not None
     return row
