@@ -129,8 +129,8 @@ DECLARE
     configs  regconfig[] := ARRAY['simple'::regconfig];
     cfg      regconfig;
     version  record;
-    tag_text text := search_fold(array_to_string(tags, ' '));
-    place_text text := search_fold(place);
+    tag_text text := coalesce(search_fold(array_to_string(tags, ' ')), '');
+    place_text text := coalesce(search_fold(place), '');
 BEGIN
     -- plpgsql rather than one SQL statement: its plans are kept between rows, which makes
     -- filling the column several times faster
