@@ -120,10 +120,11 @@ def assert_index_only(conn: ExplainingConnection) -> None:
         event_service.EventQuery(),
         event_service.EventQuery(near=(32.52, -117.03), radius_km=25),
         event_service.EventQuery(text="asylum"),
+        event_service.EventQuery(text='Familia or "border shelter" -court'),
         event_service.EventQuery(tags=["vigil"]),
         event_service.EventQuery(kinds=["march"]),
     ],
-    ids=["first-page", "near", "text", "tag", "kind"],
+    ids=["first-page", "near", "text", "text-syntax", "tag", "kind"],
 )
 async def test_public_list_plans_use_indexes(explaining, query):
     page = await event_service.list_events(explaining, None, query, None, 50, ["en"])

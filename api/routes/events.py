@@ -85,7 +85,10 @@ TextQuery = Annotated[
     QueryParameter(
         min_length=1,
         max_length=200,
-        description="Words in title, summary or description (any language)",
+        description=(
+            "Words, in any language, with or without accents: title, summary, description,"
+            " tags and area (the venue too when its location is public); title matches first"
+        ),
     ),
 ]
 IncludeCancelled = Annotated[

@@ -832,6 +832,17 @@ async def events_version(conn: asyncpg.Connection) -> int:
     return await events.select_events_version(conn)
 
 
+#: `q` is always stemmed as Spanish and English (and unstemmed), whatever the caller reads
+SEARCH_LANGUAGES = ("es", "en")
+#: and in the caller's first few languages: a long Accept-Language adds no more work
+SEARCH_CALLER_LANGUAGES = 3
+
+
+def search_languages(languages: Sequence[str]) -> list[str]:
+    """The languages a query is stemmed in: the caller's first few, then Spanish and English."""
+    return [*languages[:SEARCH_CALLER_LANGUAGES], *SEARCH_LANGUAGES]
+
+
 #: a distance search looks first this far past where its page starts (or 1/16 of its radius)
 FIRST_RING_KM = 2.0
 
@@ -881,7 +892,15 @@ async def list_events(
             return EventPage(items=[])
         org_filter_id = org["id"]
     by_distance = query.near is not None
-    after = decode_cursor(cursor, tuple[float, UUID] if by_distance else tuple[datetime, UUID])
+    by_relevance = query.text is not None and not by_distance
+    after = decode_cursor(
+        cursor,
+        tuple[float, UUID]
+        if by_distance
+        else tuple[int, datetime, UUID]
+        if by_relevance
+        else tuple[datetime, UUID],
+    )
     statuses = ["published", "postponed"] + (["cancelled"] if query.include_cancelled else [])
 
     async def select(radius_km: float | None) -> list[asyncpg.Record]:
@@ -902,6 +921,7 @@ async def list_events(
             if query.near and radius_km is not None
             else None,
             text=query.text,
+            text_languages=search_languages(languages),
             after=after,
             limit=limit + 1,
         )
@@ -915,6 +935,8 @@ async def list_events(
         limit,
         (lambda r: (r["distance_km"], r["id"]))
         if by_distance
+        else (lambda r: (r["search_tier"], r["starts_at"], r["id"]))
+        if by_relevance
         else (lambda r: (r["starts_at"], r["id"])),
     )
     return EventPage(items=[event_view(r, languages) for r in page], next_cursor=next_cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -312,6 +313,41 @@ _DISTANCE = """CROSS JOIN LATERAL (
        ) d"""
 
 
+#: terms of one query looked for at most (`q` is at most 200 characters anyway)
+MAX_SEARCH_TERMS = 32
+_SEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def search_terms(text: str) -> tuple[list[str], list[bool], list[int]]:
+    """A query in web-search syntax as (terms, excluded?, clause number): words and "quoted
+    phrases" must all match, `-word` must not, `or` starts another clause. Anything parses;
+    the terms go to SQL as parameters, and PostgreSQL's parser makes lexemes of them."""
+    terms: list[str] = []
+    negated: list[bool] = []
+    clauses: list[int] = []
+    clause = 0
+    for match in _SEARCH_TOKEN.finditer(text):
+        minus, phrase, word = match.groups()
+        if word is not None:
+            if word.lower() == "or":
+                if clauses and clauses[-1] == clause:
+                    clause += 1
+                continue
+            minus, phrase = ("-", word[1:]) if word.startswith("-") else ("", word)
+        term = phrase.replace('"', " ").strip()
+        if term and len(terms) < MAX_SEARCH_TERMS:
+            terms.append(term)
+            negated.append(minus == "-")
+            clauses.append(clause)
+    return terms, negated, clauses
+
+
+# 0 when the whole query matches the title (weight A), 1 the summary or tags (B), else 2
+_SEARCH_TIER = """CASE WHEN ts_filter(e.search, '{{a}}') @@ {tsq} THEN 0
+                    WHEN ts_filter(e.search, '{{b}}') @@ {tsq} THEN 1
+                    ELSE 2 END"""
+
+
 async def select_events(
     conn: asyncpg.Connection,
     *,
@@ -328,10 +364,15 @@ async def select_events(
     radius_km: float | None = None,
     box: tuple[float, float, float | None, float | None] | None = None,
     text: str | None = None,
-    after: tuple[Any, UUID] | None = None,
+    text_languages: Sequence[str] = (),
+    after: tuple[Any, ...] | None = None,
     limit: int,
 ) -> list[asyncpg.Record]:
     """Events the caller may see in a list, by start time (or by distance with `near`).
+
+    `text` (see search_terms) is stemmed in each of `text_languages` and without stemming;
+    its matches come title first (`search_tier` 0), then summary or tags (1), then the rest
+    (2), each tier by start time, unless `near` sorts by distance.
 
     With `org_id`: that org's and its co-hosted events (its organizers also see drafts and
     private events). Without: discovery — public events, plus the caller's orgs' members-only.
@@ -378,8 +419,16 @@ async def select_events(
             f"EXISTS (SELECT 1 FROM unnest(e.languages) AS l "
             f"WHERE lower(l) = {lang} OR lower(l) LIKE {lang} || '-%')"
         )
+    tier_column = "NULL::integer"
     if text is not None:
-        where.append(f"e.search @@ plainto_tsquery('simple', {p.add(text)})")
+        # a scalar sub-select: computed once per query, whatever plan is cached
+        terms, negated, clauses = search_terms(text)
+        tsq = (
+            f"(SELECT search_query({p.add(list(text_languages))}::text[], {p.add(terms)}::text[],"
+            f" {p.add(negated)}::boolean[], {p.add(clauses)}::integer[]))"
+        )
+        where.append(f"e.search @@ {tsq}")
+        tier_column = _SEARCH_TIER.format(tsq=tsq)
     distance_join = ""
     distance_column = "NULL::double precision"
     if near is not None and radius_km is not None and box is not None:
@@ -393,6 +442,16 @@ async def select_events(
         order, page_order = "d.distance_km, e.id", "page.distance_km, page.id"
         if after is not None:
             where.append(f"(d.distance_km, e.id) > ({p.add(after[0])}::float8, {p.add(after[1])})")
+    elif text is not None:
+        order, page_order = (
+            "search_tier, e.starts_at, e.id",
+            "page.search_tier, page.starts_at, page.id",
+        )
+        if after is not None:
+            where.append(
+                f"({tier_column}, e.starts_at, e.id) > ({p.add(after[0])}::integer,"
+                f" {p.add(after[1])}::timestamptz, {p.add(after[2])})"
+            )
     else:
         order, page_order = "e.starts_at, e.id", "page.starts_at, page.id"
         if after is not None:
@@ -405,8 +464,9 @@ async def select_events(
     # candidate row before the sort.
     return await conn.fetch(
         f"""
-        SELECT {EVENT_COLUMNS}, {_access(a)}, page.distance_km
-          FROM (SELECT e.id, e.starts_at, {distance_column} AS distance_km
+        SELECT {EVENT_COLUMNS}, {_access(a)}, page.distance_km, page.search_tier
+          FROM (SELECT e.id, e.starts_at, {distance_column} AS distance_km,
+                       {tier_column} AS search_tier
                   FROM events e
                   {distance_join}
                  WHERE {" AND ".join(where)}
