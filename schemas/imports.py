@@ -89,7 +89,31 @@ class FeedImportRun(Struct, kw_only=True):
     rejected: Annotated[
         int, Meta(description="Entries left out (no UID, no start, private, …)", examples=[0])
     ]
+    skipped: Annotated[
+        int,
+        Meta(
+            description="Entries left out because they are this organization's own events "
+            "(its own Caravan feed, or a partner's feed mirroring it back)",
+            examples=[0],
+        ),
+    ]
+    shared: Annotated[
+        int,
+        Meta(
+            description="Entries another import of this organization already mirrors and "
+            "keeps up to date (the same calendar under another address, or a partner "
+            "carrying it)",
+            examples=[0],
+        ),
+    ]
     error: Annotated[str | None, Meta(examples=[None])]
+    notice: Annotated[
+        str | None,
+        Meta(
+            description="What the run left out on purpose, in words",
+            examples=[None],
+        ),
+    ]
 
 
 class FeedImportRunPage(Struct):

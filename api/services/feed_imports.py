@@ -10,9 +10,23 @@ and turns HTML into plain text. A run either applies all of its changes in one t
 none of them: a feed that is too big, malformed or unreachable records a readable error and
 leaves the mirrored events as they were.
 
-Mirrored events are ordinary public events of the importing org, tagged `imported`, linked to
-the import (`imported_from`) and to the entry's UID (`source_uid`; an occurrence of a recurring
-entry adds its start), updated in place when the entry changes, deleted when it disappears.
+Mirrored events are ordinary public events of the importing org, tagged `imported`, keyed
+across all of the org's imports by the source calendar's UID (`source_calendar`: the
+VCALENDAR's UID or X-WR-RELCALID, '' when it names none, event UIDs being globally unique) and
+the entry's UID (`source_uid`; an occurrence of a recurring entry adds its start). A calendar
+imported twice (another spelling of its address, a redirect, a partner's Caravan feed that
+mirrors it) is one set of events:
+
+- the first import that brings an entry owns the event (`imported_from`) and alone updates it;
+  every import whose feed carries it is recorded (feed_import_events) and counts it as
+  `shared`. First writer wins, so two feeds that disagree do not rewrite the event at every
+  run; an owner that is paused hands the event to the next import that runs;
+- when the owner no longer carries an entry (it left the feed, or the import was deleted), the
+  longest-standing other import carrying it takes the event over and fetches afresh at the next
+  round; the event is deleted only when no import of the org carries it any more.
+
+Caravan's own feeds of the same org are refused when registered and at every redirect, and
+entries that are the org's own events are skipped at every run (see api/services/own_feeds.py).
 """
 
 from __future__ import annotations
@@ -20,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
@@ -33,8 +47,9 @@ import httpx
 from dateutil import rrule
 
 from api.config import Settings
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, FieldError, NotFound, RuleViolation
 from api.pagination import decode_cursor, encode_cursor, split_page
+from api.services import own_feeds
 from api.services.api_keys import Partner, require_org_access
 from api.services.ssrf import (
     BlockedTarget,
@@ -107,12 +122,25 @@ class Entry:
     lon: float | None = None
     url: str | None = None
     cancelled: bool = False
+    calendar: str = ""  # the source calendar's UID, '' when the feed names none
 
 
 @dataclass
 class Parsed:
     entries: list[Entry] = field(default_factory=list)
     rejected: int = 0
+
+
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    shared: int = 0
+
+
+#: why a URL may not be fetched for this import (a redirect target included), or None
+Refusal = Callable[[str], Awaitable[str | None]]
 
 
 # ---------------------------------------------------------------- fetching
@@ -126,6 +154,7 @@ async def fetch_feed(
     limits: ImportLimits,
     *,
     inner: httpx.AsyncBaseTransport | None = None,
+    refuse: Refusal | None = None,
 ) -> Fetched:
     """GET the feed conditionally, redirects followed by hand and re-checked, body capped."""
     headers = {"accept": "text/calendar, */*;q=0.1", "user-agent": "Caravan-Import/1.0"}
@@ -138,7 +167,15 @@ async def fetch_feed(
         async with asyncio.timeout(limits.timeout_s):
             async with guarded_client(outbound, timeout=timeout, inner=inner) as client:
                 current = httpx.URL(url)
-                for _ in range(limits.max_redirects + 1):
+                for hop in range(limits.max_redirects + 1):
+                    reason = await refuse(str(current)) if refuse else None
+                    if reason:
+                        raise FeedError(
+                            f"The feed redirected to a Caravan feed that cannot be imported. "
+                            f"{reason}"
+                            if hop
+                            else reason
+                        )
                     async with client.stream("GET", current, headers=headers) as response:
                         if response.status_code in _REDIRECTS:
                             location = response.headers.get("location")
@@ -361,6 +398,8 @@ def parse_feed(body: bytes, limits: ImportLimits, now: datetime, default_timezon
     zone_name = str(calendar.get("X-WR-TIMEZONE", "")) or default_timezone
     zone = _zone(zone_name) or _zone(default_timezone) or ZoneInfo("UTC")
     zone_name = zone.key
+    calendar_uid = calendar.get("UID") or calendar.get("X-WR-RELCALID") or ""
+    source_calendar = clean_text(calendar_uid, 400)[:300]
     lo, hi = now - limits.past, now + limits.future
     parsed = Parsed()
     components = list(calendar.walk("VEVENT"))
@@ -415,6 +454,8 @@ def parse_feed(body: bytes, limits: ImportLimits, now: datetime, default_timezon
             raise FeedError(
                 f"The feed expands to more than {limits.max_events} events; nothing was imported."
             )
+    for entry in parsed.entries:
+        entry.calendar = source_calendar
     return parsed
 
 
@@ -463,26 +504,40 @@ def _same(row: asyncpg.Record, values: dict[str, Any]) -> bool:
 
 async def apply_entries(
     conn: asyncpg.Connection, feed: asyncpg.Record, entries: Sequence[Entry]
-) -> tuple[int, int, int]:
-    """Mirror the entries: add, update by UID, remove what is gone. Returns the counts."""
-    existing = {r["source_uid"]: r for r in await q.select_imported_events(conn, feed["id"])}
-    added = updated = 0
-    wanted: set[str] = set()
+) -> Counts:
+    """Mirror the entries across the org's imports: add what no import brought yet, update what
+    this import owns, count what another import owns, let go of what left the feed."""
+    await q.lock_org_imports(conn, feed["org_id"])
+    keys = list(dict.fromkeys((e.calendar, e.uid) for e in entries))
+    rows = await q.select_mirrored_events(
+        conn, feed["org_id"], feed["id"], [k[0] for k in keys], [k[1] for k in keys]
+    )
+    existing = {(r["source_calendar"] or "", r["source_uid"]): r for r in rows}
+    counts = Counts()
+    wanted: set[tuple[str, str]] = set()
     for entry in entries:
-        if entry.uid in wanted:
+        key = (entry.calendar, entry.uid)
+        if key in wanted:
             continue
-        wanted.add(entry.uid)
+        wanted.add(key)
         values = _values(entry)
         status = "cancelled" if entry.cancelled else "published"
-        row = existing.get(entry.uid)
+        row = existing.get(key)
         if row is None:
             event_id = await event_queries.insert_event(
                 conn, feed["org_id"], None, values, status=status
             )
-            await q.mark_imported(conn, event_id, feed["id"], entry.uid, entry.url)
+            await q.mark_imported(conn, event_id, feed["id"], entry.calendar, entry.uid, entry.url)
             await _outbox(conn, feed["org_id"], event_id, "event.created")
-            added += 1
+            counts.added += 1
             continue
+        if not row["carried"]:
+            await q.insert_carrier(conn, feed["id"], row["id"])
+        if row["imported_from"] != feed["id"]:
+            if row["owner_active"]:
+                counts.shared += 1
+                continue
+            await q.set_owner(conn, row["id"], feed["id"])  # its owner is paused
         if _same(row, values) and row["status"] == status and row["source_url"] == entry.url:
             continue
         await event_queries.update_event(conn, row["id"], values, bump_sequence=True)
@@ -493,25 +548,67 @@ async def apply_entries(
         cancelled_now = status == "cancelled" and row["status"] != "cancelled"
         topic = "event.cancelled" if cancelled_now else "event.updated"
         await _outbox(conn, feed["org_id"], row["id"], topic)
-        updated += 1
-    removed = 0
-    for uid, row in existing.items():
-        if uid not in wanted:
-            await q.delete_imported_event(conn, row["id"])
-            await insert_outbox_entry(
-                conn,
-                feed["org_id"],
-                "event.deleted",
-                row["id"],
-                {"id": str(row["id"]), "sequence": row["sequence"]},
-            )
-            removed += 1
-    return added, updated, removed
+        counts.updated += 1
+    for key, row in existing.items():
+        if key in wanted or not row["carried"]:
+            continue
+        await q.delete_carrier(conn, feed["id"], row["id"])
+        if row["imported_from"] != feed["id"]:
+            continue
+        if await q.hand_over(conn, row["id"], feed["id"]) is not None:
+            continue
+        await q.delete_imported_event(conn, row["id"])
+        await insert_outbox_entry(
+            conn,
+            feed["org_id"],
+            "event.deleted",
+            row["id"],
+            {"id": str(row["id"]), "sequence": row["sequence"]},
+        )
+        counts.removed += 1
+    return counts
+
+
+async def leave_out_own(
+    conn: asyncpg.Connection, feed: asyncpg.Record, entries: list[Entry]
+) -> tuple[list[Entry], int]:
+    """The entries minus those that are the org's own events; an entry that mirrors (through a
+    Caravan feed here) a partner's entry takes that entry's identity."""
+    found = await own_feeds.sort_entries(conn, feed["org_id"], [e.uid for e in entries])
+    kept = []
+    for entry in entries:
+        if entry.uid in found.own:
+            continue
+        origin = found.origins.get(entry.uid)
+        if origin is not None:
+            entry.calendar, entry.uid = origin
+        kept.append(entry)
+    return kept, len(entries) - len(kept)
+
+
+def _notice(skipped: int, total: int, shared: int) -> str | None:
+    parts = []
+    if skipped and skipped == total:
+        parts.append(
+            "Every event in this feed is one of this organization's own events (it is the "
+            "organization's own Caravan feed, or a feed that mirrors it): they were skipped, "
+            "not duplicated."
+        )
+    elif skipped:
+        parts.append(
+            f"{skipped} of the feed's events are this organization's own events, mirrored "
+            "back by this feed: they were skipped, not duplicated."
+        )
+    if shared:
+        parts.append(
+            f"{shared} of the feed's events are already mirrored by another import of this "
+            "organization, which keeps them up to date."
+        )
+    return " ".join(parts) or None
 
 
 async def _outbox(conn: asyncpg.Connection, org_id: UUID, event_id: UUID, topic: str) -> None:
-    row = await conn.fetchrow("SELECT sequence, status FROM events WHERE id = $1", event_id)
-    assert row is not None
+    row = await q.select_event_sequence(conn, event_id)
     await insert_outbox_entry(
         conn,
         org_id,
@@ -527,18 +624,29 @@ async def run_import(
     outbound: OutboundPolicy,
     limits: ImportLimits,
     *,
+    public_url: str,
     inner: httpx.AsyncBaseTransport | None = None,
     now: datetime | None = None,
 ) -> asyncpg.Record:
     """Fetch, parse and mirror one import; always records a run (with counts or an error)."""
     started = datetime.now(UTC)
-    counts = (0, 0, 0, 0)
-    error = None
+    counts = (0, 0, 0, 0, 0, 0)
+    error = notice = None
     status = "ok"
     fetched = Fetched(None)
+
+    async def refuse(url: str) -> str | None:
+        return await own_feeds.refusal(conn, feed["org_id"], feed["org_slug"], url, public_url)
+
     try:
         fetched = await fetch_feed(
-            feed["url"], feed["etag"], feed["last_modified"], outbound, limits, inner=inner
+            feed["url"],
+            feed["etag"],
+            feed["last_modified"],
+            outbound,
+            limits,
+            inner=inner,
+            refuse=refuse,
         )
         if fetched.not_modified:
             status = "not_modified"
@@ -548,8 +656,17 @@ async def run_import(
                 parse_feed, fetched.body, limits, now or started, feed["org_timezone"]
             )
             async with conn.transaction():
-                added, updated, removed = await apply_entries(conn, feed, parsed.entries)
-            counts = (added, updated, removed, parsed.rejected)
+                entries, skipped = await leave_out_own(conn, feed, parsed.entries)
+                done = await apply_entries(conn, feed, entries)
+            counts = (
+                done.added,
+                done.updated,
+                done.removed,
+                parsed.rejected,
+                skipped,
+                done.shared,
+            )
+            notice = _notice(skipped, len(parsed.entries), done.shared)
     except FeedError as exc:
         status, error = "error", str(exc)
     except asyncpg.PostgresError as exc:
@@ -561,6 +678,7 @@ async def run_import(
         status,
         counts,
         error,
+        notice,
         fetched.etag,
         fetched.last_modified,
         keep_validators=status != "ok",
@@ -584,7 +702,7 @@ async def run_due_imports(
             feed = await q.claim_due_import(conn)
             if feed is None:
                 break
-            await run_import(conn, feed, outbound, limits)
+            await run_import(conn, feed, outbound, limits, public_url=settings.public_url)
             done += 1
     return done
 
@@ -618,11 +736,24 @@ def _run(row: asyncpg.Record) -> FeedImportRun:
         updated=row["updated"],
         removed=row["removed"],
         rejected=row["rejected"],
+        skipped=row["skipped"],
+        shared=row["shared"],
         error=row["error"],
+        notice=row["notice"],
     )
 
 
-def check_feed_url(url: str, settings: Settings) -> str:
+async def check_feed_url(
+    conn: asyncpg.Connection, org: asyncpg.Record, url: str, settings: Settings
+) -> str:
+    """The URL to store, or 422: one of this org's own Caravan feeds (any spelling), a secret
+    Caravan feed, or a URL the outbound guard refuses."""
+    reason = await own_feeds.refusal(conn, org["id"], org["slug"], url, settings.public_url)
+    if reason:
+        raise RuleViolation(
+            f"This URL cannot be imported. {reason}",
+            errors=[FieldError(pointer="#/url", detail=reason)],
+        )
     return check_registered_url(url, settings.outbound_allow_loopback, "be imported")
 
 
@@ -648,7 +779,7 @@ async def create_import(
     data: FeedImportCreate,
 ) -> FeedImport:
     org = await _require(conn, slug, account_id, partner)
-    url = check_feed_url(data.url, settings)
+    url = await check_feed_url(conn, org, data.url, settings)
     row = await q.insert_feed_import(
         conn, org["id"], url, data.name.strip(), data.interval_minutes * 60
     )
@@ -697,7 +828,11 @@ async def update_import(
 ) -> FeedImport:
     org = await _require(conn, slug, account_id, partner)
     row = await _import_row(conn, org["id"], import_id)
-    url = check_feed_url(data.url, settings) if isinstance(data.url, str) else row["url"]
+    url = (
+        await check_feed_url(conn, org, data.url, settings)
+        if isinstance(data.url, str)
+        else row["url"]
+    )
     updated = await q.update_feed_import(
         conn,
         import_id,
@@ -717,7 +852,8 @@ async def delete_import(
     partner: Partner | None,
     import_id: UUID,
 ) -> None:
-    """Stop importing and remove the events it mirrored."""
+    """Stop importing; the events it mirrored go, unless another import of the org carries
+    them (that one takes them over)."""
     org = await _require(conn, slug, account_id, partner)
     feed = await _import_row(conn, org["id"], import_id)
     await apply_entries(conn, feed, [])
