@@ -172,6 +172,24 @@ async def test_an_entry_that_leaves_its_owners_feed_stays_while_another_feed_car
     assert await imported_events(feed_client, org) == []
 
 
+async def test_a_paused_import_hands_its_events_to_one_that_runs(feed_client, conn, loop_settings):
+    owner = await sign_up(feed_client, "Owner")
+    org = await create_org(feed_client, owner)
+    first = Feed(ics(vevent("rally@coalition", "Rally", day(4))))
+    second = Feed(ics(vevent("rally@coalition", "Rally at noon", day(4, 12))))
+    async with LoopbackServer(first) as one, LoopbackServer(second) as two:
+        a = await register(feed_client, org, owner, one.url + "/a.ics")
+        b = await register(feed_client, org, owner, two.url + "/b.ics")
+        await run_now(feed_client, conn, loop_settings, org, owner, a)
+        assert (await run_now(feed_client, conn, loop_settings, org, owner, b))["shared"] == 1
+        path = f"/v1/orgs/{org['slug']}/feed-imports/{a['id']}"
+        paused = await feed_client.patch(path, json={"active": False}, headers=owner.headers)
+        assert paused.status_code == 200, paused.text
+        run = await run_now(feed_client, conn, loop_settings, org, owner, b)
+        assert (run["updated"], run["shared"]) == (1, 0)
+    assert titles(await imported_events(feed_client, org)) == ["Rally at noon"]
+
+
 async def test_a_calendar_uid_keeps_two_calendars_with_the_same_event_uids_apart(
     feed_client, conn, loop_settings
 ):

@@ -20,7 +20,7 @@ mirrors it) is one set of events:
 - the first import that brings an entry owns the event (`imported_from`) and alone updates it;
   every import whose feed carries it is recorded (feed_import_events) and counts it as
   `shared`. First writer wins, so two feeds that disagree do not rewrite the event at every
-  run; an owner that is paused hands the event to the next import that runs;
+  run; an import that is paused hands its events to the next import carrying them that runs;
 - when the owner no longer carries an entry (it left the feed, or the import was deleted), the
   longest-standing other import carrying it takes the event over and fetches afresh at the next
   round; the event is deleted only when no import of the org carries it any more.
@@ -842,6 +842,10 @@ async def update_import(
         data.active if isinstance(data.active, bool) else row["is_active"],
         url != row["url"],
     )
+    if row["is_active"] and not updated["is_active"]:
+        # a paused import no longer keeps its events fresh: imports still running take them
+        await q.lock_org_imports(conn, org["id"])
+        await q.hand_over_all(conn, import_id)
     return _feed_import(updated)
 
 

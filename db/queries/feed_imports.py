@@ -340,6 +340,35 @@ async def hand_over(conn: asyncpg.Connection, event_id: UUID, leaving_id: UUID) 
     return heir
 
 
+async def hand_over_all(conn: asyncpg.Connection, import_id: UUID) -> int:
+    """Give every event this import writes, and another running import carries, to that one
+    (the longest-standing), which fetches afresh at the next round; how many moved."""
+    moved: int = await conn.fetchval(
+        """
+        WITH heirs AS (
+            SELECT DISTINCT ON (c.event_id) c.event_id, c.feed_import_id
+              FROM feed_import_events c
+              JOIN feed_imports f ON f.id = c.feed_import_id
+              JOIN events e ON e.id = c.event_id
+             WHERE e.imported_from = $1 AND c.feed_import_id <> $1 AND f.is_active
+             ORDER BY c.event_id, c.created_at, c.feed_import_id
+        ), moved AS (
+            UPDATE events e SET imported_from = h.feed_import_id
+              FROM heirs h
+             WHERE e.id = h.event_id
+            RETURNING h.feed_import_id
+        ), refetch AS (
+            UPDATE feed_imports f
+               SET etag = NULL, last_modified = NULL, next_fetch_at = LEAST(f.next_fetch_at, now())
+             WHERE f.id IN (SELECT m.feed_import_id FROM moved m)
+        )
+        SELECT count(*) FROM moved
+        """,
+        import_id,
+    )
+    return moved
+
+
 async def select_caravan_chains(
     conn: asyncpg.Connection, org_id: UUID, event_ids: list[UUID]
 ) -> list[asyncpg.Record]:
