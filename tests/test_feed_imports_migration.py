@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from api.services.feed_imports import Entry, _values
+from api.services.feed_parsing import Entry
+from api.services.import_mirror import _values
 from db.migrate import MIGRATIONS_DIR, migrate
 from db.pool import connect
 from db.queries.events import insert_event
