@@ -14,7 +14,8 @@ FeedUrl = Annotated[
         min_length=8,
         max_length=2000,
         pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\x00-\x1f\x7f-\x9f\ufeff]+$",
-        description="The partner's public iCal feed: https, port 443, a public address",
+        description="The partner's public iCal feed: https, port 443, a public address; not "
+        "one of this organization's own Caravan feeds nor a secret (personal) feed link",
         examples=["https://partner.example/events.ics"],
     ),
 ]

@@ -399,7 +399,9 @@ async def delete_import(
     """Stop importing; the events it mirrored go, unless another import of the org carries
     them (that one takes them over)."""
     org = await _require(conn, slug, account_id, partner)
-    feed = await _import_row(conn, org["id"], import_id)
+    feed = await q.lock_feed_import(conn, org["id"], import_id)
+    if feed is None:
+        raise NotFound("This organization has no calendar import with this id.")
     await apply_entries(conn, feed, [])
     await q.delete_feed_import(conn, org["id"], import_id)
     await insert_audit_entry(

@@ -67,6 +67,18 @@ async def select_feed_import(
     )
 
 
+async def lock_feed_import(
+    conn: asyncpg.Connection, org_id: UUID, import_id: UUID
+) -> asyncpg.Record | None:
+    """The import, locked: waits for a worker running it (rows first, then the org's import
+    lock, in the order runs take them)."""
+    return await conn.fetchrow(
+        f"SELECT {IMPORT_COLUMNS} FROM feed_imports f WHERE f.id = $1 AND f.org_id = $2 FOR UPDATE",
+        import_id,
+        org_id,
+    )
+
+
 async def update_feed_import(
     conn: asyncpg.Connection,
     import_id: UUID,
@@ -328,12 +340,13 @@ async def hand_over(conn: asyncpg.Connection, event_id: UUID, leaving_id: UUID) 
     if heir is None:
         return None
     await set_owner(conn, event_id, heir)
+    # an heir a worker holds right now is running anyway: waiting for it could deadlock
     await conn.execute(
         """
-        UPDATE feed_imports
+        UPDATE feed_imports f
            SET etag = NULL, last_modified = NULL,
-               next_fetch_at = LEAST(next_fetch_at, now())
-         WHERE id = $1
+               next_fetch_at = LEAST(f.next_fetch_at, now())
+         WHERE f.id = (SELECT x.id FROM feed_imports x WHERE x.id = $1 FOR UPDATE SKIP LOCKED)
         """,
         heir,
     )
@@ -360,7 +373,9 @@ async def hand_over_all(conn: asyncpg.Connection, import_id: UUID) -> int:
         ), refetch AS (
             UPDATE feed_imports f
                SET etag = NULL, last_modified = NULL, next_fetch_at = LEAST(f.next_fetch_at, now())
-             WHERE f.id IN (SELECT m.feed_import_id FROM moved m)
+             WHERE f.id IN (SELECT x.id FROM feed_imports x
+                             WHERE x.id IN (SELECT m.feed_import_id FROM moved m)
+                               FOR UPDATE SKIP LOCKED)
         )
         SELECT count(*) FROM moved
         """,
