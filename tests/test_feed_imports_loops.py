@@ -8,6 +8,7 @@ import pytest
 
 from api.services import feed_imports
 from api.services.feed_imports import ImportLimits
+from api.services.own_feeds import caravan_feed
 from tests.conftest import SharedConnection, settings_for
 from tests.events_helpers import published_event
 from tests.people import create_org, sign_up
@@ -356,3 +357,22 @@ async def test_a_partner_reached_directly_and_through_a_caravan_feed_is_mirrored
         run = await run_now(feed_client, conn, loop_settings, ours, ana, created)
     assert (run["added"], run["shared"], run["skipped"]) == (0, 1, 0)
     assert titles(await imported_events(feed_client, ours)) == ["Strike"]
+
+
+@pytest.mark.parametrize(
+    ("url", "found"),
+    [
+        ("https://caravan.example/app/v1/orgs/frontera/calendar.ics", ("org", "frontera")),
+        ("webcal://caravan.example/app//v1/orgs/frontera/calendar.ics/", ("org", "frontera")),
+        ("https://caravan.example/app/v1/orgs/frontera/events", None),
+        ("https://caravan.example/v1/orgs/frontera/calendar.ics", None),  # outside the prefix
+        ("https://caravan.example:8443/app/v1/orgs/frontera/calendar.ics", None),
+        ("https://partner.example/app/v1/orgs/frontera/calendar.ics", None),
+        ("https://caravan.example.evil/app/v1/orgs/frontera/calendar.ics", None),
+        ("https://caravan.example/app/v1/feeds/cvn_feed_x/calendar.ics", ("secret", "")),
+        ("https://[::1/app/v1/orgs/frontera/calendar.ics", None),
+        ("ftp://caravan.example/app/v1/orgs/frontera/calendar.ics", None),
+    ],
+)
+def test_caravan_feed_urls_are_recognised_on_the_public_url_only(url, found):
+    assert caravan_feed(url, "https://caravan.example/app") == found
