@@ -14,7 +14,8 @@ FeedUrl = Annotated[
         min_length=8,
         max_length=2000,
         pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\x00-\x1f\x7f-\x9f\ufeff]+$",
-        description="The partner's public iCal feed: https, port 443, a public address",
+        description="The partner's public iCal feed: https, port 443, a public address; not "
+        "one of this organization's own Caravan feeds nor a secret (personal) feed link",
         examples=["https://partner.example/events.ics"],
     ),
 ]
@@ -89,7 +90,31 @@ class FeedImportRun(Struct, kw_only=True):
     rejected: Annotated[
         int, Meta(description="Entries left out (no UID, no start, private, …)", examples=[0])
     ]
+    skipped: Annotated[
+        int,
+        Meta(
+            description="Entries left out because they are this organization's own events "
+            "(its own Caravan feed, or a partner's feed mirroring it back)",
+            examples=[0],
+        ),
+    ]
+    shared: Annotated[
+        int,
+        Meta(
+            description="Entries another import of this organization already mirrors and "
+            "keeps up to date (the same calendar under another address, or a partner "
+            "carrying it)",
+            examples=[0],
+        ),
+    ]
     error: Annotated[str | None, Meta(examples=[None])]
+    notice: Annotated[
+        str | None,
+        Meta(
+            description="What the run left out on purpose, in words",
+            examples=[None],
+        ),
+    ]
 
 
 class FeedImportRunPage(Struct):

@@ -1,4 +1,4 @@
-"""Partner calendar imports: fetch a public iCal feed safely and mirror its events by UID.
+"""Partner calendar imports: fetch a public iCal feed safely, parse it, mirror its events.
 
 Everything about the feed is untrusted. The fetch goes through the SSRF guard (api/services/
 ssrf.py), follows at most 3 redirects by hand (each target checked again), never uses proxy or
@@ -10,42 +10,37 @@ and turns HTML into plain text. A run either applies all of its changes in one t
 none of them: a feed that is too big, malformed or unreachable records a readable error and
 leaves the mirrored events as they were.
 
-Mirrored events are ordinary public events of the importing org, tagged `imported`, linked to
-the import (`imported_from`) and to the entry's UID (`source_uid`; an occurrence of a recurring
-entry adds its start), updated in place when the entry changes, deleted when it disappears.
+Parsing lives in api/services/feed_parsing.py, how entries become events (one identity
+across the org's imports, its own events left out) in api/services/import_mirror.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from html.parser import HTMLParser
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-from dateutil import rrule
 
 from api.config import Settings
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, FieldError, NotFound, RuleViolation
 from api.pagination import decode_cursor, encode_cursor, split_page
+from api.services import own_feeds
 from api.services.api_keys import Partner, require_org_access
+from api.services.feed_parsing import FeedError, ImportLimits, parse_feed
+from api.services.import_mirror import apply_entries, leave_out_own, notice_for
 from api.services.ssrf import (
     BlockedTarget,
     OutboundPolicy,
     check_registered_url,
     guarded_client,
 )
-from db.queries import events as event_queries
 from db.queries import feed_imports as q
 from db.queries.audit import insert_audit_entry
-from db.queries.outbox import insert_outbox_entry
 from schemas.imports import (
     FeedImport,
     FeedImportCreate,
@@ -55,28 +50,10 @@ from schemas.imports import (
     FeedImportRunPage,
 )
 
-IMPORTED_TAG = "imported"
+#: reached through this module by the worker and the tests
+__all__ = ["FeedError", "ImportLimits", "parse_feed"]
+
 _REDIRECTS = (301, 302, 303, 307, 308)
-
-
-class FeedError(Exception):
-    """Raised when a feed cannot be imported at all; the message is shown to the org as is, so
-    it never quotes what the feed contained."""
-
-
-@dataclass(frozen=True)
-class ImportLimits:
-    """Caps on what one feed may cost; tests lower them."""
-
-    max_bytes: int = 2_000_000
-    max_entries: int = 5_000
-    max_occurrences: int = 100
-    max_events: int = 5_000
-    max_rule_steps: int = 10_000
-    past: timedelta = timedelta(days=30)
-    future: timedelta = timedelta(days=730)
-    max_redirects: int = 3
-    timeout_s: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -90,29 +67,8 @@ class Fetched:
         return self.body is None
 
 
-@dataclass
-class Entry:
-    """One event as it will be mirrored."""
-
-    uid: str
-    title: str
-    description: str
-    language: str
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    place: str | None = None
-    virtual_url: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    url: str | None = None
-    cancelled: bool = False
-
-
-@dataclass
-class Parsed:
-    entries: list[Entry] = field(default_factory=list)
-    rejected: int = 0
+#: why a URL may not be fetched for this import (a redirect target included), or None
+Refusal = Callable[[str], Awaitable[str | None]]
 
 
 # ---------------------------------------------------------------- fetching
@@ -126,6 +82,7 @@ async def fetch_feed(
     limits: ImportLimits,
     *,
     inner: httpx.AsyncBaseTransport | None = None,
+    refuse: Refusal | None = None,
 ) -> Fetched:
     """GET the feed conditionally, redirects followed by hand and re-checked, body capped."""
     headers = {"accept": "text/calendar, */*;q=0.1", "user-agent": "Caravan-Import/1.0"}
@@ -138,7 +95,15 @@ async def fetch_feed(
         async with asyncio.timeout(limits.timeout_s):
             async with guarded_client(outbound, timeout=timeout, inner=inner) as client:
                 current = httpx.URL(url)
-                for _ in range(limits.max_redirects + 1):
+                for hop in range(limits.max_redirects + 1):
+                    reason = await refuse(str(current)) if refuse else None
+                    if reason:
+                        raise FeedError(
+                            f"The feed redirected to a Caravan feed that cannot be imported. "
+                            f"{reason}"
+                            if hop
+                            else reason
+                        )
                     async with client.stream("GET", current, headers=headers) as response:
                         if response.status_code in _REDIRECTS:
                             location = response.headers.get("location")
@@ -193,352 +158,35 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-# ---------------------------------------------------------------- parsing (in a thread)
-
-_CONTROL = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
-)
-_BLOCK_TAGS = {"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol"}
-_TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
-
-
-class _TextOnly(HTMLParser):
-    """Collects the text of an HTML fragment; tags, scripts and styles are dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._skip = max(self._skip - 1, 0)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def clean_text(value: Any, max_length: int) -> str:
-    """Plain text: HTML reduced to its text, control and bidi-override characters removed."""
-    text = str(value)
-    if _TAG.search(text):
-        parser = _TextOnly()
-        parser.feed(text)
-        parser.close()
-        text = "".join(parser.parts)
-    elif "&" in text:
-        text = html.unescape(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+", " ", text))
-    return text.strip()[:max_length].strip()
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name or len(name) > 64:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return None
-
-
-def _moment(value: Any, zone: ZoneInfo) -> tuple[datetime, bool]:
-    """An aware datetime, and whether the value was a whole day."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), tzinfo=zone), True
-    raise ValueError("not a date or time")
-
-
-def _language(component: Any) -> str:
-    summary = component.get("SUMMARY")
-    lang = str(getattr(summary, "params", {}).get("LANGUAGE", "")) if summary is not None else ""
-    return lang if re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", lang) else "und"
-
-
-def _url(value: Any) -> str | None:
-    text = clean_text(value, 2000) if value is not None else ""
-    return text if re.fullmatch(r"https?://[^\s\x00]+", text) else None
-
-
-def _entry(component: Any, uid: str, start: datetime, end: datetime, zone_name: str) -> Entry:
-    location = clean_text(component.get("LOCATION"), 200) if component.get("LOCATION") else None
-    virtual = _url(location) if location else None
-    lat = lon = None
-    geo = component.get("GEO")
-    if geo is not None:
-        try:
-            lat, lon = float(geo.latitude), float(geo.longitude)
-        except (AttributeError, TypeError, ValueError):
-            lat = lon = None
-        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            lat = lon = None
-    return Entry(
-        uid=uid,
-        title=clean_text(component.get("SUMMARY", ""), 200) or "(untitled)",
-        description=clean_text(component.get("DESCRIPTION", ""), 20_000),
-        language=_language(component),
-        starts_at=start,
-        ends_at=end,
-        timezone=zone_name,
-        place=None if virtual else location or None,
-        virtual_url=virtual,
-        lat=lat,
-        lon=lon,
-        url=_url(component.get("URL")),
-        cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
-    )
-
-
-def _span(component: Any, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start, all_day = _moment(component.decoded("DTSTART"), zone)
-    if component.get("DTEND") is not None:
-        end, _ = _moment(component.decoded("DTEND"), zone)
-    elif component.get("DURATION") is not None:
-        end = start + component.decoded("DURATION")
-    else:
-        end = start + (timedelta(days=1) if all_day else timedelta(hours=1))
-    if end <= start:
-        raise ValueError("ends before it starts")
-    return start, end
-
-
-def _occurrences(
-    component: Any, start: datetime, limits: ImportLimits, lo: datetime, hi: datetime
-) -> list[datetime]:
-    """Starts of a recurring entry within [lo, hi): capped in count, window and work."""
-    rule_text = component.get("RRULE").to_ical().decode()
-    if re.search(r"FREQ=(SECONDLY|MINUTELY|HOURLY)", rule_text, re.IGNORECASE):
-        raise ValueError("recurs more often than daily")
-    rule = rrule.rrulestr(rule_text, dtstart=start)
-    excluded: set[datetime] = set()
-    exdates = component.get("EXDATE")
-    for group in exdates if isinstance(exdates, list) else [exdates] if exdates else []:
-        for item in getattr(group, "dts", []):
-            moment, _ = _moment(item.dt, start.tzinfo)  # type: ignore[arg-type]
-            excluded.add(moment.astimezone(UTC))
-    found: list[datetime] = []
-    for steps, moment in enumerate(rule):
-        if steps >= limits.max_rule_steps or moment >= hi:
-            break
-        if moment >= lo and moment.astimezone(UTC) not in excluded:
-            found.append(moment)
-            if len(found) >= limits.max_occurrences:
-                break
-    return found
-
-
-def parse_feed(body: bytes, limits: ImportLimits, now: datetime, default_timezone: str) -> Parsed:
-    """The entries of a feed, or FeedError for a feed that cannot be used at all.
-
-    CPU-bound; call it through asyncio.to_thread."""
-    from icalendar import Calendar
-
-    if body.count(b"BEGIN:VEVENT") > limits.max_entries:
-        raise FeedError(
-            f"The feed has more than {limits.max_entries} events; nothing was imported."
-        )
-    text = body.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text.startswith(b"BEGIN:VCALENDAR"):
-        raise FeedError("This is not an iCalendar feed (it does not start with BEGIN:VCALENDAR).")
-    try:
-        calendar = Calendar.from_ical(text)
-    except Exception:
-        raise FeedError("The feed is not valid iCalendar; nothing was imported.") from None
-    if isinstance(calendar, list):
-        raise FeedError("The feed holds several calendars; expected one.")
-    zone_name = str(calendar.get("X-WR-TIMEZONE", "")) or default_timezone
-    zone = _zone(zone_name) or _zone(default_timezone) or ZoneInfo("UTC")
-    zone_name = zone.key
-    lo, hi = now - limits.past, now + limits.future
-    parsed = Parsed()
-    components = list(calendar.walk("VEVENT"))
-    if len(components) > limits.max_entries:
-        raise FeedError(
-            f"The feed has more than {limits.max_entries} events; nothing was imported."
-        )
-    overrides: dict[tuple[str, datetime], Any] = {}
-    masters = []
-    for component in components:
-        uid = clean_text(component.get("UID", ""), 400)
-        if not uid or len(uid) > 300:
-            parsed.rejected += 1
-            continue
-        if str(component.get("CLASS", "PUBLIC")).upper() in ("PRIVATE", "CONFIDENTIAL"):
-            parsed.rejected += 1
-            continue
-        if component.get("RECURRENCE-ID") is not None:
-            try:
-                moment, _ = _moment(component.decoded("RECURRENCE-ID"), zone)
-            except (KeyError, ValueError, TypeError):
-                parsed.rejected += 1
-                continue
-            overrides[(uid, moment.astimezone(UTC))] = component
-            continue
-        masters.append((uid, component))
-    seen: set[str] = set()
-    for uid, component in masters:
-        if uid in seen:  # a second master with the same UID: keep the first, like most clients
-            parsed.rejected += 1
-            continue
-        seen.add(uid)
-        try:
-            start, end = _span(component, zone)
-            if component.get("RRULE") is None:
-                if end > lo and start < hi:
-                    parsed.entries.append(_entry(component, uid, start, end, zone_name))
-                continue
-            length = end - start
-            for occurrence in _occurrences(component, start, limits, lo, hi):
-                key = occurrence.astimezone(UTC)
-                source = overrides.get((uid, key), component)
-                o_start, o_end = (occurrence, occurrence + length)
-                if source is not component:
-                    o_start, o_end = _span(source, zone)
-                occurrence_uid = f"{uid}#{key.strftime('%Y%m%dT%H%M%SZ')}"
-                parsed.entries.append(_entry(source, occurrence_uid, o_start, o_end, zone_name))
-        except (KeyError, ValueError, TypeError, OverflowError):
-            parsed.rejected += 1
-            continue
-        if len(parsed.entries) > limits.max_events:
-            raise FeedError(
-                f"The feed expands to more than {limits.max_events} events; nothing was imported."
-            )
-    return parsed
-
-
-# ---------------------------------------------------------------- mirroring
-
-
-def _values(entry: Entry) -> dict[str, Any]:
-    """Every writable event column for an entry (see db.queries.events.WRITABLE_COLUMNS)."""
-    return {
-        "kind": "other",
-        "title": {entry.language: entry.title},
-        "summary": {},
-        "description": {entry.language: entry.description} if entry.description else {},
-        "languages": [entry.language],
-        "starts_at": entry.starts_at,
-        "ends_at": entry.ends_at,
-        "timezone": entry.timezone,
-        "venue_name": entry.place,
-        "venue_address": None,
-        "venue_lat": entry.lat,
-        "venue_lon": entry.lon,
-        "area": None,
-        "public_lat": entry.lat,
-        "public_lon": entry.lon,
-        "virtual_url": entry.virtual_url,
-        "visibility": "public",
-        "capacity": None,
-        "location_policy": "public",
-        "reveal_at": None,
-        "tags": [IMPORTED_TAG],
-        "accessibility_notes": None,
-        "contact": None,
-        "hide_counts": False,
-    }
-
-
-def _same(row: asyncpg.Record, values: dict[str, Any]) -> bool:
-    for column, value in values.items():
-        current = row[column]
-        if isinstance(current, list | tuple):
-            current = list(current)
-        if current != value:
-            return False
-    return True
-
-
-async def apply_entries(
-    conn: asyncpg.Connection, feed: asyncpg.Record, entries: Sequence[Entry]
-) -> tuple[int, int, int]:
-    """Mirror the entries: add, update by UID, remove what is gone. Returns the counts."""
-    existing = {r["source_uid"]: r for r in await q.select_imported_events(conn, feed["id"])}
-    added = updated = 0
-    wanted: set[str] = set()
-    for entry in entries:
-        if entry.uid in wanted:
-            continue
-        wanted.add(entry.uid)
-        values = _values(entry)
-        status = "cancelled" if entry.cancelled else "published"
-        row = existing.get(entry.uid)
-        if row is None:
-            event_id = await event_queries.insert_event(
-                conn, feed["org_id"], None, values, status=status
-            )
-            await q.mark_imported(conn, event_id, feed["id"], entry.uid, entry.url)
-            await _outbox(conn, feed["org_id"], event_id, "event.created")
-            added += 1
-            continue
-        if _same(row, values) and row["status"] == status and row["source_url"] == entry.url:
-            continue
-        await event_queries.update_event(conn, row["id"], values, bump_sequence=True)
-        if status != row["status"]:
-            # the source decides: a cancelled entry may even come back
-            await event_queries.update_event_status(conn, row["id"], status)
-        await q.update_source_url(conn, row["id"], entry.url)
-        cancelled_now = status == "cancelled" and row["status"] != "cancelled"
-        topic = "event.cancelled" if cancelled_now else "event.updated"
-        await _outbox(conn, feed["org_id"], row["id"], topic)
-        updated += 1
-    removed = 0
-    for uid, row in existing.items():
-        if uid not in wanted:
-            await q.delete_imported_event(conn, row["id"])
-            await insert_outbox_entry(
-                conn,
-                feed["org_id"],
-                "event.deleted",
-                row["id"],
-                {"id": str(row["id"]), "sequence": row["sequence"]},
-            )
-            removed += 1
-    return added, updated, removed
-
-
-async def _outbox(conn: asyncpg.Connection, org_id: UUID, event_id: UUID, topic: str) -> None:
-    row = await conn.fetchrow("SELECT sequence, status FROM events WHERE id = $1", event_id)
-    assert row is not None
-    await insert_outbox_entry(
-        conn,
-        org_id,
-        topic,
-        event_id,
-        {"id": str(event_id), "sequence": row["sequence"], "status": row["status"]},
-    )
-
-
 async def run_import(
     conn: asyncpg.Connection,
     feed: asyncpg.Record,
     outbound: OutboundPolicy,
     limits: ImportLimits,
     *,
+    public_url: str,
     inner: httpx.AsyncBaseTransport | None = None,
     now: datetime | None = None,
 ) -> asyncpg.Record:
     """Fetch, parse and mirror one import; always records a run (with counts or an error)."""
     started = datetime.now(UTC)
-    counts = (0, 0, 0, 0)
-    error = None
+    counts = (0, 0, 0, 0, 0, 0)
+    error = notice = None
     status = "ok"
     fetched = Fetched(None)
+
+    async def refuse(url: str) -> str | None:
+        return await own_feeds.refusal(conn, feed["org_id"], feed["org_slug"], url, public_url)
+
     try:
         fetched = await fetch_feed(
-            feed["url"], feed["etag"], feed["last_modified"], outbound, limits, inner=inner
+            feed["url"],
+            feed["etag"],
+            feed["last_modified"],
+            outbound,
+            limits,
+            inner=inner,
+            refuse=refuse,
         )
         if fetched.not_modified:
             status = "not_modified"
@@ -548,8 +196,17 @@ async def run_import(
                 parse_feed, fetched.body, limits, now or started, feed["org_timezone"]
             )
             async with conn.transaction():
-                added, updated, removed = await apply_entries(conn, feed, parsed.entries)
-            counts = (added, updated, removed, parsed.rejected)
+                entries, skipped = await leave_out_own(conn, feed, parsed.entries)
+                done = await apply_entries(conn, feed, entries)
+            counts = (
+                done.added,
+                done.updated,
+                done.removed,
+                parsed.rejected,
+                skipped,
+                done.shared,
+            )
+            notice = notice_for(skipped, len(parsed.entries), done.shared)
     except FeedError as exc:
         status, error = "error", str(exc)
     except asyncpg.PostgresError as exc:
@@ -561,6 +218,7 @@ async def run_import(
         status,
         counts,
         error,
+        notice,
         fetched.etag,
         fetched.last_modified,
         keep_validators=status != "ok",
@@ -584,7 +242,7 @@ async def run_due_imports(
             feed = await q.claim_due_import(conn)
             if feed is None:
                 break
-            await run_import(conn, feed, outbound, limits)
+            await run_import(conn, feed, outbound, limits, public_url=settings.public_url)
             done += 1
     return done
 
@@ -618,11 +276,24 @@ def _run(row: asyncpg.Record) -> FeedImportRun:
         updated=row["updated"],
         removed=row["removed"],
         rejected=row["rejected"],
+        skipped=row["skipped"],
+        shared=row["shared"],
         error=row["error"],
+        notice=row["notice"],
     )
 
 
-def check_feed_url(url: str, settings: Settings) -> str:
+async def check_feed_url(
+    conn: asyncpg.Connection, org: asyncpg.Record, url: str, settings: Settings
+) -> str:
+    """The URL to store, or 422: one of this org's own Caravan feeds (any spelling), a secret
+    Caravan feed, or a URL the outbound guard refuses."""
+    reason = await own_feeds.refusal(conn, org["id"], org["slug"], url, settings.public_url)
+    if reason:
+        raise RuleViolation(
+            f"This URL cannot be imported. {reason}",
+            errors=[FieldError(pointer="#/url", detail=reason)],
+        )
     return check_registered_url(url, settings.outbound_allow_loopback, "be imported")
 
 
@@ -648,7 +319,7 @@ async def create_import(
     data: FeedImportCreate,
 ) -> FeedImport:
     org = await _require(conn, slug, account_id, partner)
-    url = check_feed_url(data.url, settings)
+    url = await check_feed_url(conn, org, data.url, settings)
     row = await q.insert_feed_import(
         conn, org["id"], url, data.name.strip(), data.interval_minutes * 60
     )
@@ -697,7 +368,11 @@ async def update_import(
 ) -> FeedImport:
     org = await _require(conn, slug, account_id, partner)
     row = await _import_row(conn, org["id"], import_id)
-    url = check_feed_url(data.url, settings) if isinstance(data.url, str) else row["url"]
+    url = (
+        await check_feed_url(conn, org, data.url, settings)
+        if isinstance(data.url, str)
+        else row["url"]
+    )
     updated = await q.update_feed_import(
         conn,
         import_id,
@@ -707,6 +382,10 @@ async def update_import(
         data.active if isinstance(data.active, bool) else row["is_active"],
         url != row["url"],
     )
+    if row["is_active"] and not updated["is_active"]:
+        # a paused import no longer keeps its events fresh: imports still running take them
+        await q.lock_org_imports(conn, org["id"])
+        await q.hand_over_all(conn, import_id)
     return _feed_import(updated)
 
 
@@ -717,9 +396,12 @@ async def delete_import(
     partner: Partner | None,
     import_id: UUID,
 ) -> None:
-    """Stop importing and remove the events it mirrored."""
+    """Stop importing; the events it mirrored go, unless another import of the org carries
+    them (that one takes them over)."""
     org = await _require(conn, slug, account_id, partner)
-    feed = await _import_row(conn, org["id"], import_id)
+    feed = await q.lock_feed_import(conn, org["id"], import_id)
+    if feed is None:
+        raise NotFound("This organization has no calendar import with this id.")
     await apply_entries(conn, feed, [])
     await q.delete_feed_import(conn, org["id"], import_id)
     await insert_audit_entry(
