@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             statement_timeout_ms=settings.statement_timeout_ms,
+            pooler=settings.database_pooler,
         )
         try:
             yield

@@ -41,13 +41,18 @@ def _settings() -> Settings:
 
 
 async def _migrate(settings: Settings) -> list[int]:
-    from db.migrate import migrate
-    from db.pool import connect
+    from db.migrate import migrate, set_database_defaults
+    from db.pool import connect, session_defaults
 
-    assert settings.database_url
-    conn = await connect(settings.database_url)
+    assert settings.session_database_url
+    # the direct connection when there is one: the migration lock is a session's
+    conn = await connect(settings.session_database_url)
     try:
-        return await migrate(conn)
+        applied = await migrate(conn)
+        if settings.database_pooler == "pgbouncer":
+            # PgBouncer drops the pool's start-up timeouts: the database carries them instead
+            await set_database_defaults(conn, session_defaults(settings.statement_timeout_ms))
+        return applied
     finally:
         await conn.close()
 
@@ -140,8 +145,8 @@ async def _privacy_report(settings: Settings, org: str, member: str) -> bytes:
     from api.services.privacy import run_drill
     from db.pool import connect
 
-    assert settings.database_url
-    conn = await connect(settings.database_url)
+    assert settings.session_database_url
+    conn = await connect(settings.session_database_url)
     try:
         async with conn.transaction():
             report = await run_drill(conn, Keyring(settings.secret_key), settings, org, member)
@@ -167,8 +172,8 @@ async def _purge(settings: Settings) -> list[dict[str, Any]]:
     from api.services.retention import Retention, run_retention
     from db.pool import connect
 
-    assert settings.database_url
-    conn = await connect(settings.database_url)
+    assert settings.session_database_url
+    conn = await connect(settings.session_database_url)
     try:
         return await run_retention(conn, retention=Retention.from_settings(settings))
     finally:
@@ -192,8 +197,8 @@ async def _rotate(settings: Settings, old_secret: str) -> Any:
     from api.services.key_rotation import rotate_master_key
     from db.pool import connect
 
-    assert settings.database_url
-    conn = await connect(settings.database_url)
+    assert settings.session_database_url
+    conn = await connect(settings.session_database_url)
     try:
         return await rotate_master_key(conn, Keyring(old_secret), Keyring(settings.secret_key))
     finally:

@@ -13,6 +13,8 @@ import msgspec
 
 Mode = Literal["development", "production", "test"]
 MODES: tuple[str, ...] = ("development", "production", "test")
+Pooler = Literal["none", "pgbouncer"]
+POOLERS: tuple[str, ...] = ("none", "pgbouncer")
 LOCAL_STATE_DIR = Path(".caravan")
 
 
@@ -28,6 +30,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     mode: Mode = "development"
     database_url: str | None = None
+    #: a connection to PostgreSQL itself, not through the pooler: migrations (an advisory lock),
+    #: the worker and the CLI's commands, which hold session state a transaction pooler loses
+    direct_database_url: str | None = None
+    #: what DATABASE_URL points at: PostgreSQL ("none") or PgBouncer in transaction pooling
+    database_pooler: Pooler = "none"
     secret_key: str
     public_url: str = "http://127.0.0.1:8000"
     cors_origins: tuple[str, ...] = ()
@@ -63,6 +70,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retain_ride_pickup_hours: int = 24
     retain_trip_emergency_days: int = 7
     retain_audit_days: int = 90
+
+    @property
+    def session_database_url(self) -> str | None:
+        """Where session state is safe: the direct connection if there is one, else DATABASE_URL."""
+        return self.direct_database_url or self.database_url
 
 
 def _int(env: Mapping[str, str], name: str, default: int, errors: list[str], low: int = 0) -> int:
@@ -137,19 +149,36 @@ def _retention(env: Mapping[str, str], errors: list[str]) -> dict[str, int]:
     return values
 
 
-def _check_database_url(url: str, errors: list[str]) -> None:
+def _check_database_url(url: str, errors: list[str], name: str = "DATABASE_URL") -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         errors.append(
-            "DATABASE_URL must start with postgresql:// (for example postgresql://user@host:5432/db)"
+            f"{name} must start with postgresql:// (for example postgresql://user@host:5432/db)"
         )
         return
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        errors.append("DATABASE_URL has a malformed port")
+        errors.append(f"{name} has a malformed port")
     if not parts.hostname and "host=" not in parts.query:
-        errors.append("DATABASE_URL names no host")
+        errors.append(f"{name} names no host")
+
+
+def _pooler(env: Mapping[str, str], direct_url: str | None, errors: list[str]) -> str:
+    """PgBouncer when named, or when a direct URL says DATABASE_URL is something else."""
+    pooler = env.get("CARAVAN_DATABASE_POOLER", "") or ("pgbouncer" if direct_url else "none")
+    if pooler not in POOLERS:
+        errors.append(
+            f"CARAVAN_DATABASE_POOLER must be one of {', '.join(POOLERS)}, got {pooler!r}"
+        )
+        return "none"
+    if pooler == "pgbouncer" and direct_url is None:
+        errors.append(
+            "CARAVAN_DATABASE_POOLER=pgbouncer needs CARAVAN_DIRECT_DATABASE_URL, a connection "
+            "to PostgreSQL itself for migrations and the worker (transaction pooling would "
+            "strand their session locks on whichever server connection took them)"
+        )
+    return pooler
 
 
 def _local_secret() -> str:
@@ -176,6 +205,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     database_url = env.get("DATABASE_URL") or env.get("CARAVAN_DATABASE_URL") or None
     if database_url is not None:
         _check_database_url(database_url, errors)
+    direct_url = env.get("CARAVAN_DIRECT_DATABASE_URL") or None
+    if direct_url is not None:
+        _check_database_url(direct_url, errors, "CARAVAN_DIRECT_DATABASE_URL")
+        if database_url is None:
+            errors.append(
+                "CARAVAN_DIRECT_DATABASE_URL is set but DATABASE_URL is not: set DATABASE_URL "
+                "to the pooler (PgBouncer) and CARAVAN_DIRECT_DATABASE_URL to PostgreSQL"
+            )
+    pooler = _pooler(env, direct_url, errors)
 
     secret = env.get("CARAVAN_SECRET_KEY", "")
     generated = False
@@ -227,6 +265,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         mode=mode,  # type: ignore[arg-type]
         database_url=database_url,
+        direct_database_url=direct_url,
+        database_pooler=pooler,  # type: ignore[arg-type]
         secret_key=secret,
         public_url=public_url,
         cors_origins=cors,

@@ -43,8 +43,8 @@ DEMO_ORGS = [
 
 async def load_demo(settings: Settings) -> str:
     """Load the demo data unless it is already there; say what happened."""
-    assert settings.database_url
-    conn = await connect(settings.database_url)
+    assert settings.session_database_url
+    conn = await connect(settings.session_database_url)
     keyring = Keyring(settings.secret_key)
     try:
         if await conn.fetchval("SELECT 1 FROM orgs WHERE slug = $1", DEMO_ORGS[0].slug):

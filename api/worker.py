@@ -65,8 +65,10 @@ async def run_worker(
     settings: Settings, *, interval_s: float = 60.0, once: bool = False, tick_s: float = 1.0
 ) -> None:
     """Housekeeping every `interval_s`; webhooks and imports every `tick_s` (at once while busy)."""
-    assert settings.database_url
-    pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+    assert settings.session_database_url
+    # the direct connection when DATABASE_URL is a transaction pooler: background jobs are
+    # where session state (LISTEN, advisory locks) belongs, and they need no pooling of theirs
+    pool = await create_pool(settings.session_database_url, min_size=1, max_size=2)
     keyring = Keyring(settings.secret_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -83,3 +83,24 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
+
+
+async def set_database_defaults(conn: asyncpg.Connection, defaults: dict[str, str]) -> None:
+    """Make `defaults` (db.pool.session_defaults) the database's own session defaults.
+
+    Behind PgBouncer the pool cannot send its timeouts as start-up parameters, and a `SET` on
+    one server connection would reach only whichever client happens to get it next. The
+    other way is a `SET LOCAL` per request transaction: one more round trip per write, and
+    reads run without a transaction block, so they would need BEGIN and COMMIT again. Set on
+    the database instead, every server connection PgBouncer opens starts with them, at no cost
+    per request. Connections that send their own start-up parameters (direct ones) still win.
+    Needs the database's owner, which is who migrates.
+    """
+    for name, value in defaults.items():
+        # identifiers and value quoted by the server's format(); names come from the code
+        statement = await conn.fetchval(
+            "SELECT format('ALTER DATABASE %I SET %I = %L', current_database(), $1::text, $2::text)",
+            name,
+            value,
+        )
+        await conn.execute(statement)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,9 @@ import pytest
 
 from api.app import create_app
 from api.config import Settings, load_settings
-from db.migrate import migrate
-from db.pool import connect, create_pool
+from db.migrate import migrate, set_database_defaults
+from db.pool import connect, create_pool, session_defaults
+from tests.pgbouncer import PgBouncer, pgbouncer_binary
 
 EMBEDDED_DIR = Path(".caravan") / "test-pgdata"
 _embedded_handle: Any = None
@@ -68,6 +69,9 @@ async def create_test_database(prefix: str) -> str:
     conn = await connect(url)
     try:
         await migrate(conn)
+        # as `caravan migrate` leaves a database behind PgBouncer (direct connections, which
+        # send their own, are not affected)
+        await set_database_defaults(conn, session_defaults(10_000))
     finally:
         await conn.close()
     return url
@@ -165,18 +169,45 @@ async def live_database_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def live_client(live_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client on an app with its own pool of 10 connections; tables are emptied afterwards."""
-    settings = settings_for(live_database_url, CARAVAN_POOL_MAX_SIZE="10")
     pool = await create_pool(live_database_url, min_size=2, max_size=10)
+    async with live_client_on(pool, live_database_url) as http:
+        yield http
+
+
+@asynccontextmanager
+async def live_client_on(
+    pool: asyncpg.Pool, live_database_url: str, **env: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on an app answering from `pool` (closed afterwards); the live database's
+    tables are emptied afterwards, through a direct connection."""
+    settings = settings_for(live_database_url, CARAVAN_POOL_MAX_SIZE="10", **env)
     app = create_app(settings, pool=pool)
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
     finally:
-        async with pool.acquire() as c:
+        await pool.close()
+        c = await connect(live_database_url)
+        try:
             tables = await c.fetch(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
             )
             names = ", ".join(f'"{t["tablename"]}"' for t in tables)
             await c.execute(f"TRUNCATE {names} CASCADE")
-        await pool.close()
+        finally:
+            await c.close()
+
+
+# ------------------------------------------------------------------ behind PgBouncer
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction pooling in front of the test server, for the run."""
+    if pgbouncer_binary() is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer) to test behind it")
+    bouncer = PgBouncer(server_url())
+    bouncer.start()
+    yield bouncer
+    bouncer.stop()

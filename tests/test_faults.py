@@ -30,6 +30,7 @@ from tests.events_helpers import published_event
 from tests.faults import DatabaseProxy
 from tests.live_server import CARAVAN, TEST_ENV, LiveServer, by_name
 from tests.people import create_org, sign_up
+from tests.pgbouncer import bounced, pgbouncer_binary
 from tests.problems import assert_problem
 from tests.test_webhooks_helpers import LoopbackServer, Reply, register_endpoint
 
@@ -149,20 +150,39 @@ async def test_an_exhausted_pool_answers_503_quickly_and_serves_again_when_freed
         await pool.close()
 
 
-async def _pool_with(database_url: str, **overrides: Any) -> asyncpg.Pool:
-    """A pool like db.pool's, with some timeouts overridden (server settings or the client's)."""
+@pytest.fixture(params=["direct", "pgbouncer"])
+def route(request: pytest.FixtureRequest) -> str:
+    """Straight to PostgreSQL, or through a real PgBouncer in transaction pooling."""
+    if request.param == "pgbouncer" and pgbouncer_binary() is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer) to test behind it")
+    return str(request.param)
+
+
+@contextlib.asynccontextmanager
+async def _pool_with(
+    route: str, database_url: str, **overrides: Any
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool like db.pool's, with some timeouts overridden (server settings or the client's).
+    Through PgBouncer the server settings are the database's defaults, as in production."""
     command_timeout = overrides.pop("command_timeout", None)
-    settings = {**server_settings(10_000), **overrides}
-    pool = await asyncpg.create_pool(
-        database_url,
-        min_size=1,
-        max_size=3,
-        init=init_connection,
-        server_settings=settings,
-        command_timeout=command_timeout,
-    )
-    assert pool is not None
-    return pool
+    async with contextlib.AsyncExitStack() as stack:
+        if route == "pgbouncer":
+            url = await stack.enter_async_context(bounced(database_url, **overrides))
+            settings, cache = server_settings(10_000, "pgbouncer"), 0
+        else:
+            url, settings, cache = database_url, {**server_settings(10_000), **overrides}, 100
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=1,
+            max_size=3,
+            init=init_connection,
+            server_settings=settings,
+            statement_cache_size=cache,
+            command_timeout=command_timeout,
+        )
+        assert pool is not None
+        stack.push_async_callback(pool.close)
+        yield pool
 
 
 @pytest.mark.parametrize(
@@ -177,12 +197,14 @@ async def _pool_with(database_url: str, **overrides: Any) -> asyncpg.Pool:
     ],
 )
 async def test_a_locked_row_past_the_timeout_is_a_503_and_the_connection_is_reusable(
-    live_database_url, timeouts
+    live_database_url, timeouts, route
 ):
-    pool = await _pool_with(live_database_url, **timeouts)
     locker = await connect(live_database_url)
     try:
-        async with app_on(pool, live_database_url) as http:
+        async with (
+            _pool_with(route, live_database_url, **timeouts) as pool,
+            app_on(pool, live_database_url) as http,
+        ):
             owner = await sign_up(http, "Owner")
             org = await create_org(http, owner)
             event = await published_event(http, org, owner)
@@ -200,7 +222,6 @@ async def test_a_locked_row_past_the_timeout_is_a_503_and_the_connection_is_reus
             assert again.json()["capacity"] == 40
     finally:
         await locker.close()
-        await pool.close()
 
 
 @pytest.mark.parametrize(
@@ -211,32 +232,31 @@ async def test_a_locked_row_past_the_timeout_is_a_503_and_the_connection_is_reus
     ],
 )
 async def test_a_read_that_times_out_is_a_503_and_leaves_its_connection_clean(
-    live_database_url, timeouts
+    live_database_url, timeouts, route
 ):
     """Reads run without a transaction block: one that fails must leave nothing half-open on
     the pool's connections."""
-    pool = await _pool_with(live_database_url, **timeouts)
     locker = await connect(live_database_url)
     try:
-        async with app_on(pool, live_database_url) as http:
-            owner = await sign_up(http, "Owner")
-            org = await create_org(http, owner)
-            event = await published_event(http, org, owner)
-            async with locker.transaction():
-                await locker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-                response = await asyncio.wait_for(
-                    http.get(f"/v1/events/{event['id']}", headers=owner.headers),
-                    ANSWERS_WITHIN_S,
-                )
-                assert_unavailable(response)
-            again = await http.get(f"/v1/events/{event['id']}", headers=owner.headers)
-            assert again.status_code == 200, again.text
-        async with pool.acquire() as conn:
-            assert not conn.is_in_transaction()
-            assert await conn.fetchval("SELECT 1") == 1
+        async with _pool_with(route, live_database_url, **timeouts) as pool:
+            async with app_on(pool, live_database_url) as http:
+                owner = await sign_up(http, "Owner")
+                org = await create_org(http, owner)
+                event = await published_event(http, org, owner)
+                async with locker.transaction():
+                    await locker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                    response = await asyncio.wait_for(
+                        http.get(f"/v1/events/{event['id']}", headers=owner.headers),
+                        ANSWERS_WITHIN_S,
+                    )
+                    assert_unavailable(response)
+                again = await http.get(f"/v1/events/{event['id']}", headers=owner.headers)
+                assert again.status_code == 200, again.text
+            async with pool.acquire() as conn:
+                assert not conn.is_in_transaction()
+                assert await conn.fetchval("SELECT 1") == 1
     finally:
         await locker.close()
-        await pool.close()
 
 
 # ------------------------------------------------------------------ SIGTERM
