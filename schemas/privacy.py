@@ -268,7 +268,8 @@ class PrivacyReport(Struct, kw_only=True):
     rsvp_id: Annotated[UUID | None, Meta(description="The RSVP reported on (subject rsvp)")] = None
     org_slug: Annotated[str, Meta(examples=["frontera-unida"])]
     role: Annotated[
-        str | None, Meta(description="The member's role; null when not a member", examples=["member"])
+        str | None,
+        Meta(description="The member's role; null when not a member", examples=["member"]),
     ]
     generated_at: When
     tables: list[HeldTable]

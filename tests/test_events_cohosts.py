@@ -13,6 +13,7 @@ from tests.cohost_helpers import cohost, invite
 from tests.events_helpers import create_event, published_event
 from tests.people import create_org, join, sign_up
 from tests.problems import assert_problem
+from tests.trips_helpers import open_trip_for
 
 
 @pytest.fixture
@@ -304,3 +305,28 @@ async def test_a_pending_invitation_grants_no_attendee_access(client, coalition,
     assert_problem(await client.get(f"/v1/events/{event['id']}/rsvps", headers=bea.headers), 403)
     with pytest.raises(Forbidden):
         await require_event_organizer(conn, UUID(event["id"]), UUID(bea.id))
+
+
+async def test_trip_invitations_follow_the_same_consent(client, coalition):
+    ana, bea, host, partner = coalition
+    carla = await sign_up(client, "Carla")
+    await join(client, partner, bea, carla, "member")
+    trip = await open_trip_for(client, host, ana)
+    url = f"/v1/trips/{trip['id']}"
+    invited = await invite(client, "trip", trip["id"], ana, "red-cdmx", can_see_attendees=True)
+    assert invited.status_code == 201 and invited.json()["status"] == "pending"
+    assert (await client.get(url)).json()["cohosts"] == []
+    assert (await client.get("/v1/orgs/red-cdmx/trips")).json()["items"] == []
+    assert_problem(await client.get(f"{url}/applications", headers=bea.headers), 403)
+    for who in (carla, ana):
+        assert_problem(
+            await client.post(f"{url}/cohosts/red-cdmx/decline", headers=who.headers), 403
+        )
+    assert_problem(await client.post(f"{url}/cohosts/red-cdmx/decline"), 401)
+    pending = (await client.get(f"{url}/cohosts", headers=ana.headers)).json()["items"]
+    assert [(c["org"], c["status"]) for c in pending] == [("red-cdmx", "pending")]
+    declined = await client.post(f"{url}/cohosts/red-cdmx/decline", headers=bea.headers)
+    assert declined.status_code == 204
+    assert (await client.get(f"{url}/cohosts", headers=ana.headers)).json()["items"] == []
+    await cohost(client, "trip", trip["id"], ana, "red-cdmx", bea)
+    assert (await client.get(url)).json()["cohosts"] == ["red-cdmx"]
