@@ -73,7 +73,8 @@ async def answer(
     """The pending invitation of `slug`, taken away for its answer; only that org's organizers
     (or owners) may answer, and anyone else learns nothing about it."""
     await require_org_role(conn, slug, account_id, "organizer")
-    invitation = await q.take_invitation(conn, kind, parent_id, slug)
+    found = await q.lock_parent(conn, kind, parent_id)
+    invitation = await q.take_invitation(conn, kind, parent_id, slug) if found else None
     if invitation is None:
         raise NotFound(f"{slug} has no pending invitation to co-host this {kind}.")
     return invitation

@@ -16,6 +16,16 @@ _TABLES: dict[str, tuple[str, str, str]] = {
 }
 
 
+async def lock_parent(conn: asyncpg.Connection, kind: Kind, parent_id: UUID) -> bool:
+    """Lock the event or trip row, the lock inviting takes too, so an answer and a new
+    invitation for the same org cannot cross; False when it does not exist."""
+    parents = {"event": "events", "trip": "trips"}
+    found = await conn.fetchval(
+        f"SELECT 1 FROM {parents[kind]} WHERE id = $1 FOR UPDATE", parent_id
+    )
+    return found is not None
+
+
 async def is_cohost(conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID) -> bool:
     """Whether the org already co-hosts (has accepted) the event or trip."""
     _, accepted, parent = _TABLES[kind]
