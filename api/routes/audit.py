@@ -29,6 +29,7 @@ ActionQuery = Annotated[
     ),
 ]
 _NO_STORE = {"Cache-Control": "no-store"}
+_ONE_PAGE = "The same report on one page (at most 60 lines), for `Accept: text/plain`"
 
 
 class AuditController(Controller):
@@ -61,7 +62,7 @@ class AuditController(Controller):
 
     @get(
         "/v1/orgs/{slug:str}/members/{account_id:uuid}/privacy-report",
-        opt={"problems": (401, 403, 404)},
+        opt={"problems": (401, 403, 404), "text_plain": _ONE_PAGE},
     )
     async def get_privacy_report(
         self,
@@ -80,7 +81,10 @@ class AuditController(Controller):
         )
         return _negotiated(request, report)
 
-    @get("/v1/rsvps/manage/{token:str}/privacy-report", opt={"problems": (404,)})
+    @get(
+        "/v1/rsvps/manage/{token:str}/privacy-report",
+        opt={"problems": (404,), "text_plain": _ONE_PAGE},
+    )
     async def get_rsvp_privacy_report(
         self,
         conn: NamedDependency[asyncpg.Connection],
