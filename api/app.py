@@ -40,6 +40,7 @@ from api.request_log import request_log
 from api.response_cache import ResponseCache, release_render_lead
 from api.routes.accounts import AccountController, SessionController, TwoFactorController
 from api.routes.audit import AuditController
+from api.routes.cohosts import CohostController
 from api.routes.events import EventController, SeriesController, cached_list_response
 from api.routes.feed_imports import FeedImportController
 from api.routes.feeds import (
@@ -252,6 +253,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             SessionController,
             TwoFactorController,
             AuditController,
+            CohostController,
             OrgController,
             EventController,
             SeriesController,

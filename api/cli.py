@@ -138,33 +138,49 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _privacy_report(settings: Settings, org: str, member: str) -> bytes:
+async def _privacy_report(
+    settings: Settings, org: str | None, member: str | None, manage_link: str | None, form: str
+) -> str:
     import msgspec
 
     from api.crypto import Keyring
-    from api.services.privacy import run_drill
+    from api.privacy_text import render_text
+    from api.services.privacy import rsvp_report, run_drill
     from db.pool import connect
 
     assert settings.session_database_url
     conn = await connect(settings.session_database_url)
     try:
         async with conn.transaction():
-            report = await run_drill(conn, Keyring(settings.secret_key), settings, org, member)
+            if manage_link is not None:
+                report = await rsvp_report(conn, settings, manage_link.rsplit("/", 1)[-1])
+            else:
+                assert org is not None and member is not None
+                keyring = Keyring(settings.secret_key)
+                report = await run_drill(conn, keyring, settings, org, member)
     finally:
         await conn.close()
-    return msgspec.json.format(msgspec.json.encode(report), indent=2)
+    if form == "text":
+        return render_text(report)
+    return msgspec.json.format(msgspec.json.encode(report), indent=2).decode() + "\n"
 
 
 def cmd_privacy_report(args: argparse.Namespace) -> int:
-    """Print the subpoena drill for one member of an org: every field held, never values."""
+    """Print the subpoena drill for one person (a member, anyone else the org holds data
+    about, or one RSVP by its manage link): every field held, never values."""
     from api.errors import ProblemError
 
+    if args.manage_link is None and (args.org is None or args.member is None):
+        print("Give --org and --member, or --manage-link.", file=sys.stderr)
+        return 2
     try:
-        text = asyncio.run(_privacy_report(_settings(), args.org, args.member))
+        text = asyncio.run(
+            _privacy_report(_settings(), args.org, args.member, args.manage_link, args.format)
+        )
     except ProblemError as exc:
         print(exc.detail, file=sys.stderr)
         return 1
-    sys.stdout.write(text.decode() + "\n")
+    sys.stdout.write(text)
     return 0
 
 
@@ -307,10 +323,23 @@ def main(argv: list[str] | None = None) -> int:
     privacy = sub.add_parser("privacy", help="what Caravan holds about people")
     privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
     report = privacy_sub.add_parser(
-        "report", help="the subpoena drill: every field held about one member of an org"
+        "report",
+        help="the subpoena drill: every field an org holds about one person, never the values",
     )
-    report.add_argument("--org", required=True, help="the organization's slug")
-    report.add_argument("--member", required=True, help="the member's email or account id")
+    report.add_argument("--org", help="the organization's slug")
+    report.add_argument(
+        "--member",
+        help="the person's email or account id: a member, or anyone who RSVPed, applied or "
+        "shared rides with the org",
+    )
+    report.add_argument(
+        "--manage-link",
+        help="instead of --org/--member: the manage link (or its token) of an RSVP made "
+        "without an account, as its holder presents it",
+    )
+    report.add_argument(
+        "--format", choices=("json", "text"), default="json", help="json, or one page of text"
+    )
     report.set_defaults(func=cmd_privacy_report)
     sub.add_parser(
         "purge", help="erase what is past its retention now and print the receipts"

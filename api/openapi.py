@@ -186,6 +186,17 @@ def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
                 setattr(schema, keyword, value)
 
 
+def _add_text_form(response: Any, handler: Any) -> None:
+    """A route that also answers `Accept: text/plain` (opt `text_plain`: what the text is)
+    says so next to its JSON."""
+    described = handler.opt.get("text_plain") if handler is not None else None
+    if not described or not isinstance(response, OpenAPIResponse) or response.content is None:
+        return
+    response.content["text/plain"] = OpenAPIMediaType(
+        schema=Schema(type=OpenAPIType.STRING, description=described)
+    )
+
+
 def finalize(app: Litestar) -> OpenAPI:
     """Replace every error response with problem+json, describe request bodies exactly, and
     declare which operations need a bearer token and which only accept one."""
@@ -232,6 +243,7 @@ def finalize(app: Litestar) -> OpenAPI:
                 responses[str(status)] = _problem_response(status)
             operation.responses = responses
             handler = handlers.get((path, method))
+            _add_text_form(responses.get("200"), handler)
             for parameter in operation.parameters or []:
                 if isinstance(parameter, Parameter):
                     _tidy_parameter(parameter, handler)

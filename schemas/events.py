@@ -275,19 +275,34 @@ class EventPage(Struct):
 
 
 class CohostAdd(Struct, forbid_unknown_fields=True):
-    """Add an organization as co-host; its organizers may then edit the event."""
+    """Invite an organization to co-host; once one of its organizers accepts, its organizers
+    may edit the event and it shows as a host. Accepted at once when the inviting caller is an
+    organizer of that organization too."""
 
     org: Slug
     can_see_attendees: bool = False
 
 
+CohostStatus = Annotated[
+    Literal["pending", "accepted"],
+    Meta(
+        description=(
+            "pending: invited, shown nowhere and without rights until an organizer of that "
+            "organization accepts; accepted: a co-host"
+        ),
+        examples=["accepted"],
+    ),
+]
+
+
 class Cohost(Struct):
-    """A co-hosting organization."""
+    """A co-hosting organization, or one invited to co-host."""
 
     org: Slug
     name: Annotated[str, Meta(description="The co-hosting organization's name")]
     can_see_attendees: bool
     created_at: When
+    status: CohostStatus = "accepted"
 
 
 class CohostList(Struct):

@@ -247,12 +247,30 @@ class ScheduledPurge(Struct, kw_only=True):
 
 
 class PrivacyReport(Struct, kw_only=True):
-    """The subpoena drill: every field Caravan holds about one member, in what form, and when
+    """The subpoena drill: every field Caravan holds about one person (a member, anyone else
+    the org holds data about, or the holder of one RSVP's manage link), in what form, and when
     the sensitive ones are purged. Values are never shown, only what exists."""
 
-    account_id: Id
+    subject: Annotated[
+        Literal["member", "non_member", "rsvp"],
+        Meta(
+            description=(
+                "member: an account in the org; non_member: an account that RSVPed, applied "
+                "or shared rides with the org without joining it; rsvp: one RSVP, reached by "
+                "its manage link"
+            ),
+            examples=["member"],
+        ),
+    ]
+    account_id: Annotated[
+        UUID | None, Meta(description="null for a report about one RSVP (by its manage link)")
+    ]
+    rsvp_id: Annotated[UUID | None, Meta(description="The RSVP reported on (subject rsvp)")] = None
     org_slug: Annotated[str, Meta(examples=["frontera-unida"])]
-    role: Annotated[str, Meta(examples=["member"])]
+    role: Annotated[
+        str | None,
+        Meta(description="The member's role; null when not a member", examples=["member"]),
+    ]
     generated_at: When
     tables: list[HeldTable]
     purges: list[ScheduledPurge]

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.cohost_helpers import cohost
 from tests.events_helpers import create_event, in_days, published_event
 from tests.people import create_org, join, sign_up
 from tests.problems import assert_problem
@@ -174,9 +175,7 @@ async def test_org_filter_includes_co_hosted_events(client, ana, org):
     await published_event(client, org, ana, title={"en": "Ours"})
     theirs = await published_event(client, other, bea, title={"en": "Theirs"})
     await published_event(client, other, bea, title={"en": "Theirs alone"})
-    await client.post(
-        f"/v1/events/{theirs['id']}/cohosts", json={"org": "frontera"}, headers=bea.headers
-    )
+    await cohost(client, "event", theirs["id"], bea, "frontera", ana)
     assert sorted(await _titles(client, org="frontera")) == ["Ours", "Theirs"]
     assert sorted(await _titles(client, org="red-cdmx")) == ["Theirs", "Theirs alone"]
     assert await _titles(client, org="nobody") == []

@@ -1,5 +1,7 @@
-"""The subpoena drill: for one member, every field the org's data holds about them, in what
-form, and when the sensitive ones are purged; owners only, by route and by command."""
+"""The subpoena drill: for one person (a member, anyone else the org holds data about, or the
+holder of an RSVP's manage link), every field the org's data holds about them, in what form,
+and when the sensitive ones are purged; owners only (or the manage link's holder), by route
+and by command, as JSON or on one page of text."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pytest
 from tests.events_helpers import published_event
 from tests.people import create_org, join, sign_up
 from tests.problems import assert_problem
-from tests.rides_helpers import PICKUP, offer_ride
+from tests.rides_helpers import PICKUP, booked, offer_ride
 from tests.test_two_factor_helpers import Phone, turn_on_two_factor
 from tests.trips_helpers import apply, open_trip_for
 
@@ -226,6 +228,120 @@ async def test_only_owners_run_the_drill(client, conn, drill):
     assert (str(row["actor_id"]), str(row["subject_id"])) == (drill["rosa"].id, drill["lupe"].id)
 
 
+async def test_the_report_covers_someone_who_is_not_a_member(client, conn, drill):
+    """Nico never joined the org: he RSVPed, applied to its trip and booked a seat on a ride."""
+    nico = await sign_up(client, "Nico Paz")
+    rsvp = await client.post(
+        f"/v1/events/{drill['event']['id']}/rsvps",
+        json={"alias": "Nico", "contact": "nico@example.org"},
+        headers=nico.headers,
+    )
+    assert rsvp.status_code == 201
+    await apply(client, drill["trip"], nico, emergency_contact=EMERGENCY)
+    await booked(client, drill["offer"], nico)
+    url = _url(drill, nico.id)
+    response = await client.get(url, headers=drill["rosa"].headers)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["subject"] == "non_member" and report["role"] is None
+    assert report["account_id"] == nico.id
+    tables = {(t["table"], t["linked_by"]): t for t in report["tables"]}
+    assert tables[("rsvps", "account_id")]["rows"] == 1
+    assert tables[("trip_applications", "account_id")]["rows"] == 1
+    assert tables[("ride_bookings", "rider_id")]["rows"] == 1
+    assert ("memberships", "account_id") not in tables
+    assert {p["table"] for p in report["purges"]} == {"rsvps", "trip_applications"}
+    for value in ("Nico", "nico@example.org", nico.email, EMERGENCY["phone"]):
+        assert value not in response.text
+    # still owners only, and written to the audit log
+    for who in ("organizer", "lupe", "other_owner"):
+        assert_problem(await client.get(url, headers=drill[who].headers), 403, "forbidden")
+    assert_problem(await client.get(url), 401, "unauthorized")
+    assert_problem(await client.get(url, headers=nico.headers), 403, "forbidden")
+    subjects = await conn.fetch(
+        """
+        SELECT subject_id FROM audit_log
+         WHERE org_id = $1::uuid AND action = 'privacy_report.viewed'
+        """,
+        drill["org"]["id"],
+    )
+    assert [str(r["subject_id"]) for r in subjects] == [nico.id]
+
+
+async def test_feed_tokens_are_said_to_be_the_members_to_revoke(client, drill):
+    created = await client.post("/v1/me/feed-tokens", headers=drill["lupe"].headers)
+    assert created.status_code == 201
+    report = (await client.get(_url(drill), headers=drill["rosa"].headers)).json()
+    [feed] = [t for t in report["tables"] if t["table"] == "feed_tokens"]
+    assert feed["scope"] == "account"
+    assert "revokes" in feed["retention"]
+    assert "organization" not in feed["retention"]
+
+
+async def test_the_holder_of_a_manage_link_sees_what_is_held_about_their_rsvp(client, conn, drill):
+    made = await client.post(
+        f"/v1/events/{drill['event']['id']}/rsvps",
+        json={"alias": "Sin Cuenta", "contact": "+52 664 000 1234", "language_needs": ["mam"]},
+    )
+    assert made.status_code == 201
+    token = made.json()["manage_token"]
+    audit_before = await conn.fetchval("SELECT count(*) FROM audit_log")
+    url = f"/v1/rsvps/manage/{token}/privacy-report"
+    response = await client.get(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    report = response.json()
+    assert report["subject"] == "rsvp" and report["account_id"] is None
+    assert report["rsvp_id"] == made.json()["id"] and report["role"] is None
+    assert report["org_slug"] == drill["org"]["slug"]
+    tables = {t["table"]: t for t in report["tables"]}
+    fields = {f["name"]: f["storage"] for f in tables["rsvps"]["fields"]}
+    assert fields["contact_ciphertext"] == "encrypted"
+    assert fields["manage_token_hash"] == "hashed"
+    assert fields["alias"] == "plaintext"
+    assert "no account" in tables["rsvps"]["on_account_deletion"]
+    [purge] = report["purges"]
+    assert purge["row_id"] == made.json()["id"] and purge["state"] == "held"
+    assert _when(purge["purge_after"]) == _when(drill["event"]["ends_at"]) + timedelta(hours=24)
+    for value in ("Sin Cuenta", "+52 664 000 1234", token):
+        assert value not in response.text
+    # a GET that changes nothing: no audit row, nothing about anyone else
+    assert await conn.fetchval("SELECT count(*) FROM audit_log") == audit_before
+    assert drill["lupe"].id not in response.text and drill["rsvp"]["id"] not in response.text
+    as_text = await client.get(url, headers={"Accept": "text/plain"})
+    assert as_text.headers["content-type"].startswith("text/plain")
+    assert "one RSVP" in as_text.text and "Sin Cuenta" not in as_text.text
+    for bad in ("cvn_rsvp_nothing-like-this", "not-a-token"):
+        assert_problem(await client.get(f"/v1/rsvps/manage/{bad}/privacy-report"), 404, "not-found")
+
+
+async def test_text_plain_gives_the_report_on_one_page(client, drill):
+    headers = drill["rosa"].headers
+    response = await client.get(_url(drill), headers={**headers, "Accept": "text/plain"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["cache-control"] == "no-store"
+    assert "accept" in response.headers["vary"].lower()
+    lines = response.text.splitlines()
+    assert len(lines) <= 60
+    assert all(len(line) <= 100 for line in lines)
+    assert lines[0].startswith(f"Privacy report: what {drill['org']['slug']} holds about")
+    text = response.text
+    for table in ("accounts", "rsvps", "trip_applications", "ride_offers", "recovery_codes"):
+        assert f"- {table} (" in text, table
+    assert "encrypted: contact_ciphertext" in text
+    assert f"rsvps row {drill['rsvp']['id']}" in text and "purged after" in text
+    assert "IP addresses" in text
+    for value in (drill["lupe"].email, "La Lupe", CONTACT, EMERGENCY["phone"], "Lupe Reyes"):
+        assert value not in text, value
+    # JSON stays the default, and wins when preferred
+    for accept in (None, "application/json", "application/json, text/plain;q=0.5", "*/*"):
+        sent = {**headers, "Accept": accept} if accept else headers
+        answer = await client.get(_url(drill), headers=sent)
+        assert answer.headers["content-type"].startswith("application/json"), accept
+        assert answer.json()["account_id"] == drill["lupe"].id
+
+
 # ---------------------------------------------------------------- the command
 
 
@@ -283,3 +399,43 @@ async def test_caravan_privacy_report_prints_the_drill(live_client, live_databas
         live_database_url, "privacy", "report", "--org", "nope", "--member", lupe.id
     )
     assert code == 1 and "No organization" in err
+
+
+async def test_caravan_privacy_report_on_one_page_for_anyone_the_org_holds_data_about(
+    live_client, live_database_url
+):
+    rosa = await sign_up(live_client, "Rosa")
+    nico = await sign_up(live_client, "Nico")
+    org = await create_org(live_client, rosa, "cli-text")
+    event = await published_event(live_client, org, rosa)
+    await live_client.post(
+        f"/v1/events/{event['id']}/rsvps",
+        json={"alias": "Nico", "contact": CONTACT},
+        headers=nico.headers,
+    )
+    anonymous = await live_client.post(
+        f"/v1/events/{event['id']}/rsvps", json={"alias": "Anon", "contact": CONTACT}
+    )
+    code, out, err = await _caravan(
+        live_database_url,
+        "privacy",
+        "report",
+        "--org",
+        "cli-text",
+        "--member",
+        nico.email,
+        "--format",
+        "text",
+    )
+    assert code == 0, err
+    assert len(out.splitlines()) <= 60 and "not a member" in out and "- rsvps (" in out
+    assert CONTACT not in out and "Nico" not in out.replace(nico.id, "")
+    code, out, err = await _caravan(
+        live_database_url, "privacy", "report", "--manage-link", anonymous.json()["manage_url"]
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["subject"] == "rsvp" and report["rsvp_id"] == anonymous.json()["id"]
+    assert CONTACT not in out and "Anon" not in out
+    code, _, err = await _caravan(live_database_url, "privacy", "report", "--org", "cli-text")
+    assert code == 2 and "--manage-link" in err

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from tests.cohost_helpers import cohost
 from tests.events_helpers import published_event
 from tests.people import Person, create_org, join, sign_up
 from tests.problems import assert_problem
@@ -195,12 +196,7 @@ async def test_co_hosts_see_attendees_only_when_granted(client: httpx.AsyncClien
     await rsvp(client, event)
     partner = await sign_up(client, "Pat")
     partner_org = await create_org(client, partner)
-    added = await client.post(
-        f"/v1/events/{event['id']}/cohosts",
-        json={"org": partner_org["slug"]},
-        headers=organizer.headers,
-    )
-    assert added.status_code == 201, added.text
+    await cohost(client, "event", event["id"], organizer, partner_org["slug"], partner)
     listed = await client.get(f"/v1/events/{event['id']}/rsvps", headers=partner.headers)
     assert_problem(listed, 403)
     # co-hosts always see counts

@@ -8,6 +8,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from tests.cohost_helpers import cohost
 from tests.events_helpers import in_days
 from tests.people import create_org, join, sign_up
 from tests.problems import assert_problem
@@ -490,10 +491,41 @@ async def test_cohost_organizers_edit_but_see_no_people_unless_granted(
     partner_org = await create_org(client, partner)
     trip = await open_trip_for(client, org, owner)
     url = f"/v1/trips/{trip['id']}"
-    added = await client.post(
+    pending = await client.post(
         f"{url}/cohosts", json={"org": partner_org["slug"]}, headers=owner.headers
     )
-    assert added.status_code == 201, added.text
+    assert pending.status_code == 201, pending.text
+    assert pending.json()["status"] == "pending"
+    assert_problem(
+        await client.post(
+            f"{url}/cohosts", json={"org": partner_org["slug"]}, headers=owner.headers
+        ),
+        409,
+        "conflict",
+    )
+    # not a co-host, not shown, until the partner's organizer accepts
+    assert (await client.get(url, headers=owner.headers)).json()["cohosts"] == []
+    assert_problem(
+        await client.patch(url, json={"capacity": 20}, headers=partner.headers), 403, "forbidden"
+    )
+    for who in (owner, ana):
+        assert_problem(
+            await client.post(f"{url}/cohosts/{partner_org['slug']}/accept", headers=who.headers),
+            403,
+            "forbidden",
+        )
+    assert_problem(
+        await client.post(f"{url}/cohosts/{partner_org['slug']}/accept"), 401, "unauthorized"
+    )
+    invitations = await client.get(
+        f"/v1/orgs/{partner_org['slug']}/cohost-invitations", headers=partner.headers
+    )
+    assert [(i["kind"], i["id"]) for i in invitations.json()["items"]] == [("trip", trip["id"])]
+    added = await client.post(
+        f"{url}/cohosts/{partner_org['slug']}/accept", headers=partner.headers
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["status"] == "accepted"
     assert_problem(
         await client.post(
             f"{url}/cohosts", json={"org": partner_org["slug"]}, headers=owner.headers
@@ -542,10 +574,8 @@ async def test_cohost_organizers_edit_but_see_no_people_unless_granted(
         404,
         "not-found",
     )
-    await client.post(
-        f"{url}/cohosts",
-        json={"org": partner_org["slug"], "can_see_attendees": True},
-        headers=owner.headers,
+    await cohost(
+        client, "trip", trip["id"], owner, partner_org["slug"], partner, can_see_attendees=True
     )
     seen = await client.get(f"{url}/applications", headers=partner.headers)
     assert seen.status_code == 200

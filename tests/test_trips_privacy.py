@@ -16,6 +16,7 @@ import httpx
 from api.crypto import Keyring
 from api.services import encryption
 from api.services.trips import EMERGENCY_CLASS, purge_trip_participant_data
+from tests.cohost_helpers import cohost
 from tests.conftest import settings_for
 from tests.people import Person, create_org, join, sign_up
 from tests.problems import assert_problem
@@ -115,11 +116,7 @@ async def test_everyone_else_is_refused_the_participant_data(client: httpx.Async
     await create_org(client, elsewhere)
     partner = await sign_up(client, "Partner")
     partner_org = await create_org(client, partner)
-    await client.post(
-        f"/v1/trips/{s['trip']['id']}/cohosts",
-        json={"org": partner_org["slug"]},
-        headers=s["owner"].headers,
-    )
+    await cohost(client, "trip", s["trip"]["id"], s["owner"], partner_org["slug"], partner)
     url = _data_url(s["application"])
     assert_problem(await client.get(url), 401, "unauthorized")
     for stranger in (s["ben"], s["member"], elsewhere):

@@ -1,15 +1,17 @@
-"""Owners' accountability views: the organization's audit log and the subpoena drill."""
+"""Accountability views: the organization's audit log and the subpoena drill (for owners,
+and for one RSVP by its manage link)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from api import privacy_text
 from api.config import Settings
 from api.pagination import Cursor, Limit, link_header
 from api.services import privacy
@@ -27,6 +29,7 @@ ActionQuery = Annotated[
     ),
 ]
 _NO_STORE = {"Cache-Control": "no-store"}
+_ONE_PAGE = "The same report on one page (at most 60 lines), for `Accept: text/plain`"
 
 
 class AuditController(Controller):
@@ -59,7 +62,7 @@ class AuditController(Controller):
 
     @get(
         "/v1/orgs/{slug:str}/members/{account_id:uuid}/privacy-report",
-        opt={"problems": (401, 403, 404)},
+        opt={"problems": (401, 403, 404), "text_plain": _ONE_PAGE},
     )
     async def get_privacy_report(
         self,
@@ -68,10 +71,39 @@ class AuditController(Controller):
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
         account_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
     ) -> Response[PrivacyReport]:
-        """The subpoena drill (owners): every field held about a member, in what form, and when
-        the sensitive ones are purged; never the values."""
+        """The subpoena drill (owners): every field held about a member, or about anyone else
+        the org holds data on, in what form, and when the sensitive ones are purged; never the
+        values. `Accept: text/plain` gives the same on one page (at most 60 lines)."""
         report = await privacy.privacy_report(
             conn, settings, slug, caller.account_id if caller else None, account_id
         )
-        return Response(report, headers=_NO_STORE)
+        return _negotiated(request, report)
+
+    @get(
+        "/v1/rsvps/manage/{token:str}/privacy-report",
+        opt={"problems": (404,), "text_plain": _ONE_PAGE},
+    )
+    async def get_rsvp_privacy_report(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
+        token: FromPath[str],
+        request: Request[Any, Any, Any],
+    ) -> Response[PrivacyReport]:
+        """What the organization holds about this RSVP, for whoever holds its manage link: the
+        fields, their form and purge times, never the values; `Accept: text/plain` for one page."""
+        return _negotiated(request, await privacy.rsvp_report(conn, settings, token))
+
+
+def _negotiated(request: Request[Any, Any, Any], report: PrivacyReport) -> Response[PrivacyReport]:
+    headers = {**_NO_STORE, "Vary": "Accept"}
+    if privacy_text.wants_text(request.headers.get("accept")):
+        page: Response[Any] = Response(
+            content=privacy_text.render_text(report),
+            media_type=privacy_text.MEDIA_TYPE,
+            headers=headers,
+        )
+        return page
+    return Response(report, headers=headers)

@@ -442,7 +442,8 @@ class EventController(Controller):
         event_id: FromPath[UUID],
         data: JSONBody[CohostAdd],
     ) -> Cohost:
-        """Add a co-hosting organization (organizers of the creating org)."""
+        """Invite an organization to co-host (organizers of the creating org); it co-hosts once
+        one of its organizers accepts."""
         return await events.add_cohost(conn, event_id, _account_id(caller), data)
 
     @delete("/v1/events/{event_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
@@ -453,8 +454,39 @@ class EventController(Controller):
         event_id: FromPath[UUID],
         slug: FromPath[str],
     ) -> None:
-        """Remove a co-hosting organization (organizers of the creating org)."""
+        """Remove a co-hosting organization, or withdraw its invitation (organizers of the
+        creating org)."""
         await events.remove_cohost(conn, event_id, _account_id(caller), slug)
+
+    @post(
+        "/v1/events/{event_id:uuid}/cohosts/{slug:str}/accept",
+        status_code=200,
+        opt={"problems": (401, 403, 404, 409)},
+    )
+    async def accept_cohost(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        event_id: FromPath[UUID],
+        slug: FromPath[str],
+    ) -> Cohost:
+        """Accept an invitation to co-host (organizers of the invited org)."""
+        return await events.accept_cohost(conn, event_id, _account_id(caller), slug)
+
+    @post(
+        "/v1/events/{event_id:uuid}/cohosts/{slug:str}/decline",
+        status_code=204,
+        opt={"problems": (401, 403, 404)},
+    )
+    async def decline_cohost(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        caller: NamedDependency[Caller | None],
+        event_id: FromPath[UUID],
+        slug: FromPath[str],
+    ) -> None:
+        """Decline an invitation to co-host (organizers of the invited org)."""
+        await events.decline_cohost(conn, event_id, _account_id(caller), slug)
 
 
 class SeriesController(Controller):

@@ -219,7 +219,8 @@ class TripController(Controller):
         trip_id: FromPath[UUID],
         data: JSONBody[CohostAdd],
     ) -> Cohost:
-        """Add a co-hosting organization (organizers of the creating org)."""
+        """Invite an organization to co-host (organizers of the creating org); it co-hosts once
+        one of its organizers accepts."""
         return await trips.add_cohost(conn, trip_id, account.account_id, data)
 
     @delete("/v1/trips/{trip_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
@@ -230,8 +231,39 @@ class TripController(Controller):
         trip_id: FromPath[UUID],
         slug: FromPath[str],
     ) -> None:
-        """Remove a co-hosting organization (organizers of the creating org)."""
+        """Remove a co-hosting organization, or withdraw its invitation (organizers of the
+        creating org)."""
         await trips.remove_cohost(conn, trip_id, account.account_id, slug)
+
+    @post(
+        "/v1/trips/{trip_id:uuid}/cohosts/{slug:str}/accept",
+        status_code=200,
+        opt={"problems": (401, 403, 404, 409)},
+    )
+    async def accept_cohost(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        account: NamedDependency[Caller],
+        trip_id: FromPath[UUID],
+        slug: FromPath[str],
+    ) -> Cohost:
+        """Accept an invitation to co-host (organizers of the invited org)."""
+        return await trips.accept_cohost(conn, trip_id, account.account_id, slug)
+
+    @post(
+        "/v1/trips/{trip_id:uuid}/cohosts/{slug:str}/decline",
+        status_code=204,
+        opt={"problems": (401, 403, 404)},
+    )
+    async def decline_cohost(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        account: NamedDependency[Caller],
+        trip_id: FromPath[UUID],
+        slug: FromPath[str],
+    ) -> None:
+        """Decline an invitation to co-host (organizers of the invited org)."""
+        await trips.decline_cohost(conn, trip_id, account.account_id, slug)
 
     # ------------------------------------------------------------ itinerary
 

@@ -29,10 +29,12 @@ from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation,
 from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
 from api.patching import place_columns, sent_fields
-from api.services import counts
+from api.services import cohosts, counts
+from api.services.cohosts import cohost_view
 from api.services.orgs import check_timezone
 from api.services.waitlist import promote_waitlist
 from api.texts import choose_language, pick
+from db.queries import cohosts as cohost_queries
 from db.queries import events, orgs
 from db.queries.notifications import insert_event_notifications
 from db.queries.outbox import insert_outbox_entry
@@ -945,47 +947,70 @@ async def list_events(
 # ---------------------------------------------------------------- co-hosts
 
 
-def _cohost(record: asyncpg.Record) -> Cohost:
-    return Cohost(
-        org=record["org"],
-        name=record["name"],
-        can_see_attendees=record["can_see_attendees"],
-        created_at=record["created_at"],
-    )
-
-
 async def list_cohosts(
     conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
 ) -> CohostList:
-    await require_event_organizer(conn, event_id, account_id)
-    return CohostList(items=[_cohost(r) for r in await events.select_cohosts(conn, event_id)])
+    """Accepted co-hosts for every organizer of a hosting org; the pending invitations too
+    for the creating org's organizers, who sent them."""
+    row = await require_event_organizer(conn, event_id, account_id)
+    items = [cohost_view(r) for r in await events.select_cohosts(conn, event_id)]
+    if row["host_rank"] >= 2:
+        items += await cohosts.pending(conn, "event", event_id)
+    return CohostList(items=items)
 
 
 async def add_cohost(
     conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, data: CohostAdd
 ) -> Cohost:
-    """Another org co-hosts the event: its organizers may edit it; it lists under both orgs."""
+    """Invite another org to co-host: once its organizers accept, they may edit the event and
+    it lists under both orgs. A caller who is an organizer there too accepts at once."""
     row = await _require_host_organizer(conn, event_id, account_id, "add co-hosts")
-    org = await orgs.select_org(conn, data.org)
-    if org is None:
-        raise RuleViolation(
-            f"No organization has the slug {data.org!r}.",
-            errors=[FieldError(pointer="#/org", detail="unknown organization")],
+    org = await cohosts.invited_org(conn, "event", event_id, row["org_id"], data.org)
+    assert account_id is not None
+    if not await cohosts.speaks_for(conn, data.org, account_id):
+        return await cohosts.invite(
+            conn, "event", event_id, org["id"], data.org, data.can_see_attendees
         )
-    if org["id"] == row["org_id"]:
-        raise Conflict(f"{data.org} created this event; it hosts it already.")
-    record = await events.insert_cohost(conn, event_id, org["id"], data.can_see_attendees)
+    await cohost_queries.take_invitation(conn, "event", event_id, data.org)
+    return await _make_cohost(conn, event_id, account_id, org["id"], data.can_see_attendees)
+
+
+async def _make_cohost(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID, org_id: UUID, grant: bool
+) -> Cohost:
+    record = await events.insert_cohost(conn, event_id, org_id, grant)
     if record is None:
-        raise Conflict(f"{data.org} already co-hosts this event; remove it first to change access.")
+        raise Conflict("This organization already co-hosts this event.")
     await events.touch_event(conn, event_id)
     await _outbox(conn, await _reload(conn, event_id, account_id), "event.updated")
-    return _cohost(record)
+    return cohost_view(record)
+
+
+async def accept_cohost(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, slug: str
+) -> Cohost:
+    """An organizer of the invited org accepts: from now on it co-hosts the event."""
+    invitation = await cohosts.answer(conn, "event", event_id, slug, account_id)
+    assert account_id is not None
+    return await _make_cohost(
+        conn, event_id, account_id, invitation["org_id"], invitation["can_see_attendees"]
+    )
+
+
+async def decline_cohost(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, slug: str
+) -> None:
+    """An organizer of the invited org declines: the invitation is gone, nothing was shown."""
+    await cohosts.answer(conn, "event", event_id, slug, account_id)
 
 
 async def remove_cohost(
     conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, slug: str
 ) -> None:
+    """Remove a co-host, or withdraw an invitation not yet answered."""
     await _require_host_organizer(conn, event_id, account_id, "remove co-hosts")
+    if await cohost_queries.take_invitation(conn, "event", event_id, slug) is not None:
+        return
     if not await events.delete_cohost(conn, event_id, slug):
         raise NotFound(f"{slug!r} does not co-host this event.")
     await events.touch_event(conn, event_id)

@@ -16,19 +16,20 @@ import asyncpg
 import msgspec
 
 from api.config import Settings
-from api.crypto import Keyring
+from api.crypto import Keyring, token_hash
 from api.errors import Conflict, NotFound, ProblemError
 from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
 from api.services import accounts, encryption, rides, trip_applications, two_factor
 from api.services.accounts import Caller, Passwords
 from api.services.retention import Retention
-from api.services.rsvps import CONTACT_CLASS, ERASED_ALIAS
+from api.services.rsvps import CONTACT_CLASS, ERASED_ALIAS, MANAGE_PREFIX
 from api.services.trips import EMERGENCY_CLASS
 from db.queries import accounts as account_queries
 from db.queries import audit, orgs
 from db.queries import privacy as q
 from db.queries import retention as retention_queries
+from db.queries import rsvps as rsvp_queries
 from schemas.accounts import AccountDelete
 from schemas.audit import AuditActor, AuditEntry, AuditPage
 from schemas.privacy import (
@@ -88,7 +89,16 @@ def _retention_texts(w: Retention) -> dict[str, str]:
         "notifications": "Kept until deleted with the account, event or trip",
         "checklist_completions": "Kept with the application",
         "audit_log": f"Deleted {w.audit_days} days after it was written",
+        "feed_tokens": "Kept until its holder revokes it (or deletes the account)",
     }
+
+
+#: what a table holds when nothing above describes it: rows of the account are the account
+#: holder's to delete; rows of an org stay until the org deletes them
+_DEFAULT_RETENTION = {
+    "account": "Kept until the account holder deletes it or the account",
+    "organization": "Kept until the organization deletes it",
+}
 
 
 _ON_DELETION = {
@@ -167,14 +177,16 @@ def _held_table(
     scope: str,
     on_delete: str,
     retention: dict[str, str],
+    on_account_deletion: str | None = None,
 ) -> HeldTable:
     return HeldTable(
         table=table,
         scope=scope,  # type: ignore[arg-type]
         linked_by=linked_by,
         rows=rows,
-        retention=retention.get(table, "Kept until the organization deletes it"),
-        on_account_deletion=_ON_DELETION.get(
+        retention=retention.get(table, _DEFAULT_RETENTION[scope]),
+        on_account_deletion=on_account_deletion
+        or _ON_DELETION.get(
             table,
             "deleted" if on_delete == "cascade" else "kept; its link to the account is removed",
         ),
@@ -200,12 +212,16 @@ async def applied_retention(
 
 
 async def build_report(
-    conn: asyncpg.Connection, settings: Settings, org: asyncpg.Record, member: asyncpg.Record
+    conn: asyncpg.Connection,
+    settings: Settings,
+    org: asyncpg.Record,
+    account_id: UUID,
+    role: str | None,
 ) -> PrivacyReport:
-    """Every table and field holding something about `member` (a membership row with
-    `account_id` and `role`) as far as `org` can see: the account-wide rows (account, keys,
-    sessions, two-factor) and the org's own rows; counts and forms, never values."""
-    account_id: UUID = member["account_id"]
+    """Every table and field holding something about the account (a member of `org` with
+    `role`, or None when it is not one) as far as `org` can see: the account-wide rows
+    (account, keys, sessions, two-factor) and the org's own rows; counts and forms, never
+    values."""
     windows = await applied_retention(conn, settings, org["id"])
     texts = _retention_texts(windows)
 
@@ -244,9 +260,10 @@ async def build_report(
             )
         )
     return PrivacyReport(
+        subject="member" if role is not None else "non_member",
         account_id=account_id,
         org_slug=org["slug"],
-        role=member["role"],
+        role=role,
         generated_at=datetime.now(UTC),
         tables=tables,
         purges=await _purges(conn, account_id, org["id"], windows),
@@ -258,23 +275,23 @@ def _title(texts: dict[str, str]) -> str:
     return next(iter(texts.values()), "") if texts else ""
 
 
+def _rsvp_purge(r: asyncpg.Record) -> ScheduledPurge:
+    return ScheduledPurge(
+        table="rsvps",
+        row_id=r["id"],
+        fields=["contact_ciphertext"],
+        about=f"event {r['event_id']} ({_title(r['title'])})",
+        state="held" if r["held"] else "purged",
+        purge_after=r["purge_after"] if r["held"] else None,
+        purged_at=r["contact_purged_at"],
+    )
+
+
 async def _purges(
     conn: asyncpg.Connection, account_id: UUID, org_id: UUID, windows: Retention
 ) -> list[ScheduledPurge]:
-    items = []
     rsvps = await q.select_rsvp_purges(conn, account_id, org_id, windows.rsvp_contact_hours)
-    for r in rsvps:
-        items.append(
-            ScheduledPurge(
-                table="rsvps",
-                row_id=r["id"],
-                fields=["contact_ciphertext"],
-                about=f"event {r['event_id']} ({_title(r['title'])})",
-                state="held" if r["held"] else "purged",
-                purge_after=r["purge_after"] if r["held"] else None,
-                purged_at=r["contact_purged_at"],
-            )
-        )
+    items = [_rsvp_purge(r) for r in rsvps]
     applications = await q.select_application_purges(
         conn, account_id, org_id, windows.trip_emergency_days
     )
@@ -313,16 +330,82 @@ async def privacy_report(
     account_id: UUID | None,
     member_id: UUID,
 ) -> PrivacyReport:
-    """The drill for one member, for the org's owners; the run is written to the audit log."""
+    """The drill for one person, for the org's owners: a member, or an account the org holds
+    anything about (RSVPs, applications, rides); the run is written to the audit log."""
     org = await require_org_role(conn, slug, account_id, "owner")
-    member = await orgs.select_membership(conn, org["id"], member_id)
-    if member is None:
-        raise NotFound("This account is not a member of the organization.")
-    report = await build_report(conn, settings, org, member)
+    report = await _report_for(conn, settings, org, member_id)
+    if report is None:
+        raise NotFound("The organization holds nothing about this account.")
     await audit.insert_audit_entry(
         conn, org["id"], account_id, "privacy_report.viewed", "account", member_id
     )
     return report
+
+
+async def _report_for(
+    conn: asyncpg.Connection, settings: Settings, org: asyncpg.Record, account_id: UUID
+) -> PrivacyReport | None:
+    """The drill about an account; None when it is neither a member nor in any of the org's
+    rows (nothing to report, and the owner learns nothing about the account)."""
+    member = await orgs.select_membership(conn, org["id"], account_id)
+    role = None if member is None else member["role"]
+    report = await build_report(conn, settings, org, account_id, role)
+    if member is None and not any(t.scope == "organization" for t in report.tables):
+        return None
+    return report
+
+
+async def rsvp_report(conn: asyncpg.Connection, settings: Settings, token: str) -> PrivacyReport:
+    """The drill for one RSVP, for whoever holds its manage link (no account needed): the RSVP
+    row, what points at it and when its contact goes. It reads and writes nothing else."""
+    if not token.startswith(MANAGE_PREFIX + "_") or len(token) > 100:
+        raise NotFound("This manage link is not valid.")
+    rsvp = await rsvp_queries.select_rsvp_by_token_hash(conn, token_hash(token))
+    if rsvp is None:
+        raise NotFound("This manage link is not valid.")
+    org = await q.select_org_by_id(conn, rsvp["org_id"])
+    assert org is not None
+    windows = await applied_retention(conn, settings, org["id"])
+    texts = _retention_texts(windows)
+    linked = rsvp["account_id"] is not None
+    unlinked = "nothing: no account is linked to this RSVP"
+
+    async def held(table: str, linked_by: str, rows: int, on_delete: str) -> HeldTable:
+        return _held_table(
+            table,
+            linked_by,
+            rows,
+            await q.select_table_columns(conn, table),
+            scope="organization",
+            on_delete=on_delete,
+            retention=texts,
+            on_account_deletion=None if linked else unlinked,
+        )
+
+    tables = [await held("rsvps", "id", 1, "set null")]
+    for ref in await q.select_rsvp_references(conn):
+        table, column, columns = ref["table_name"], ref["column_name"], list(ref["columns"])
+        rows = await q.count_referencing_rows(conn, table, column, columns, rsvp["id"], None)
+        if rows:
+            tables.append(await held(table, column, rows, ref["on_delete"]))
+    about_it = await q.count_audit_subject_rows(conn, rsvp["id"], org["id"], "rsvp")
+    if about_it:
+        tables.append(await held("audit_log", "subject_id", about_it, "set null"))
+    purges = []
+    purge = await q.select_rsvp_purge(conn, rsvp["id"], windows.rsvp_contact_hours)
+    if purge is not None:
+        purges.append(_rsvp_purge(purge))
+    return PrivacyReport(
+        subject="rsvp",
+        account_id=None,
+        rsvp_id=rsvp["id"],
+        org_slug=org["slug"],
+        role=None,
+        generated_at=datetime.now(UTC),
+        tables=tables,
+        purges=purges,
+        never_stored=NEVER_STORED,
+    )
 
 
 # ---------------------------------------------------------------- the export
@@ -603,7 +686,8 @@ async def run_drill(
     conn: asyncpg.Connection, keyring: Keyring, settings: Settings, slug: str, member: str
 ) -> PrivacyReport:
     """The drill from the command line (`caravan privacy report`): `member` is an email or an
-    account id; the run is written to the org's audit log as made from the command line."""
+    account id, of a member or anyone the org holds data about; the run is written to the
+    org's audit log as made from the command line."""
     org = await orgs.select_org(conn, slug)
     if org is None:
         raise NotFound(f"No organization has the slug {slug!r}.")
@@ -611,12 +695,11 @@ async def run_drill(
         member_id: UUID | None = UUID(member)
     except ValueError:
         member_id = await accounts.find_account_id_by_email(conn, keyring, member)
-    membership = (
-        None if member_id is None else await orgs.select_membership(conn, org["id"], member_id)
-    )
-    if member_id is None or membership is None:
-        raise NotFound(f"No member of {slug} has this email or account id.")
-    report = await build_report(conn, settings, org, membership)
+    report = None if member_id is None else await _report_for(conn, settings, org, member_id)
+    if member_id is None or report is None:
+        raise NotFound(
+            f"No member of {slug}, nor anyone it holds data about, has this email or account id."
+        )
     await audit.insert_audit_entry(
         conn, org["id"], None, "privacy_report.viewed", "account", member_id, {"via": "cli"}
     )

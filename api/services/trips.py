@@ -27,11 +27,13 @@ from api.errors import Conflict, Forbidden, NotFound, RuleViolation, Unauthorize
 from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
 from api.patching import place_columns, sent_fields
-from api.services import events
+from api.services import cohosts, events
+from api.services.cohosts import cohost_view
 from api.services.orgs import check_timezone
 from api.services.rides import cancel_rides_for_trip, flag_rides_for_trip
 from api.texts import choose_language, pick
 from db.queries import audit, data_keys, itinerary, orgs, trip_applications, trips
+from db.queries import cohosts as cohost_queries
 from db.queries.notifications import (
     insert_trip_application_notification,
     insert_trip_notifications,
@@ -728,15 +730,6 @@ async def complete_trip(
 # ---------------------------------------------------------------- co-hosts
 
 
-def _cohost(record: Row) -> Cohost:
-    return Cohost(
-        org=record["org"],
-        name=record["name"],
-        can_see_attendees=record["can_see_attendees"],
-        created_at=record["created_at"],
-    )
-
-
 async def _require_host_organizer(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, action: str
 ) -> asyncpg.Record:
@@ -749,36 +742,68 @@ async def _require_host_organizer(
 async def list_cohosts(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None
 ) -> CohostList:
-    await require_trip_organizer(conn, trip_id, account_id)
-    return CohostList(items=[_cohost(r) for r in await trips.select_cohosts(conn, trip_id)])
+    """Accepted co-hosts for every organizer of a hosting org; the pending invitations too
+    for the creating org's organizers, who sent them."""
+    row = await require_trip_organizer(conn, trip_id, account_id)
+    items = [cohost_view(r) for r in await trips.select_cohosts(conn, trip_id)]
+    if row["host_rank"] >= 2:
+        items += await cohosts.pending(conn, "trip", trip_id)
+    return CohostList(items=items)
 
 
 async def add_cohost(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, data: CohostAdd
 ) -> Cohost:
-    """Another org co-hosts the trip: its organizers may edit it; with `can_see_attendees`
-    they also see applications and participant data."""
+    """Invite another org to co-host the trip: once its organizers accept, they may edit it;
+    with `can_see_attendees` they also see applications and participant data. A caller who
+    is an organizer there too accepts at once."""
     row = await _require_host_organizer(conn, trip_id, account_id, "add co-hosts")
-    org = await orgs.select_org(conn, data.org)
-    if org is None:
-        raise RuleViolation(
-            f"No organization has the slug {data.org!r}.",
-            errors=[FieldError(pointer="#/org", detail="unknown organization")],
+    org = await cohosts.invited_org(conn, "trip", trip_id, row["org_id"], data.org)
+    assert account_id is not None
+    if not await cohosts.speaks_for(conn, data.org, account_id):
+        return await cohosts.invite(
+            conn, "trip", trip_id, org["id"], data.org, data.can_see_attendees
         )
-    if org["id"] == row["org_id"]:
-        raise Conflict(f"{data.org} created this trip; it hosts it already.")
-    record = await trips.insert_cohost(conn, trip_id, org["id"], data.can_see_attendees)
+    await cohost_queries.take_invitation(conn, "trip", trip_id, data.org)
+    return await _make_cohost(conn, trip_id, account_id, org["id"], data.can_see_attendees)
+
+
+async def _make_cohost(
+    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID, org_id: UUID, grant: bool
+) -> Cohost:
+    record = await trips.insert_cohost(conn, trip_id, org_id, grant)
     if record is None:
-        raise Conflict(f"{data.org} already co-hosts this trip; remove it first to change access.")
+        raise Conflict("This organization already co-hosts this trip.")
     await trips.touch_trip(conn, trip_id, bump_sequence=False)
     await outbox(conn, await reload(conn, trip_id, account_id), "trip.updated")
-    return _cohost(record)
+    return cohost_view(record)
+
+
+async def accept_cohost(
+    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, slug: str
+) -> Cohost:
+    """An organizer of the invited org accepts: from now on it co-hosts the trip."""
+    invitation = await cohosts.answer(conn, "trip", trip_id, slug, account_id)
+    assert account_id is not None
+    return await _make_cohost(
+        conn, trip_id, account_id, invitation["org_id"], invitation["can_see_attendees"]
+    )
+
+
+async def decline_cohost(
+    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, slug: str
+) -> None:
+    """An organizer of the invited org declines: the invitation is gone, nothing was shown."""
+    await cohosts.answer(conn, "trip", trip_id, slug, account_id)
 
 
 async def remove_cohost(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, slug: str
 ) -> None:
+    """Remove a co-host, or withdraw an invitation not yet answered."""
     await _require_host_organizer(conn, trip_id, account_id, "remove co-hosts")
+    if await cohost_queries.take_invitation(conn, "trip", trip_id, slug) is not None:
+        return
     if not await trips.delete_cohost(conn, trip_id, slug):
         raise NotFound(f"{slug!r} does not co-host this trip.")
     await trips.touch_trip(conn, trip_id, bump_sequence=False)

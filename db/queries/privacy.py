@@ -23,6 +23,15 @@ def _ident(name: str) -> str:
 async def select_account_references(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Each (table, column) with a foreign key to accounts, how deleting an account treats it,
     and which scoping columns the table has; read from the catalog so new tables show up."""
+    return await _select_references(conn, "accounts")
+
+
+async def select_rsvp_references(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The same for foreign keys to rsvps: what else is held about one RSVP."""
+    return await _select_references(conn, "rsvps")
+
+
+async def _select_references(conn: asyncpg.Connection, target: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT cl.relname AS table_name,
@@ -37,10 +46,11 @@ async def select_account_references(conn: asyncpg.Connection) -> list[asyncpg.Re
           JOIN pg_namespace n  ON n.oid = cl.relnamespace
           JOIN pg_attribute a  ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
          WHERE c.contype = 'f'
-           AND c.confrelid = 'accounts'::regclass
+           AND c.confrelid = $1::regclass
            AND n.nspname = current_schema()
          ORDER BY cl.relname, a.attname
-        """
+        """,
+        target,
     )
 
 
@@ -115,19 +125,25 @@ async def count_account_data_keys(conn: asyncpg.Connection, account_id: UUID) ->
 
 
 async def count_audit_subject_rows(
-    conn: asyncpg.Connection, account_id: UUID, org_id: UUID | None
+    conn: asyncpg.Connection, account_id: UUID, org_id: UUID | None, subject_type: str = "account"
 ) -> int:
-    """Audit rows about the account (as subject, e.g. a role change), in one org or all."""
+    """Audit rows about the account (as subject, e.g. a role change), or with `subject_type`
+    "rsvp" about one RSVP (e.g. a check-in), in one org or all."""
     count = await conn.fetchval(
         """
         SELECT count(*) FROM audit_log
-         WHERE subject_id = $1 AND subject_type = 'account'
+         WHERE subject_id = $1 AND subject_type = $3
            AND ($2::uuid IS NULL OR org_id = $2)
         """,
         account_id,
         org_id,
+        subject_type,
     )
     return int(count)
+
+
+async def select_org_by_id(conn: asyncpg.Connection, org_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT id, slug FROM orgs WHERE id = $1", org_id)
 
 
 # ---------------------------------------------------------------- the export
@@ -300,6 +316,26 @@ async def select_rsvp_purges(
         """,
         account_id,
         org_id,
+        hours,
+    )
+
+
+async def select_rsvp_purge(
+    conn: asyncpg.Connection, rsvp_id: UUID, hours: int
+) -> asyncpg.Record | None:
+    """One RSVP's sealed contact, as select_rsvp_purges sees it; None if it never had one."""
+    return await conn.fetchrow(
+        """
+        SELECT r.id, r.event_id, e.title, r.contact_ciphertext IS NOT NULL AS held,
+               least(r.contact_purge_after, e.ends_at + make_interval(hours => $2))
+                   AS purge_after,
+               r.contact_purged_at
+          FROM rsvps r
+          JOIN events e ON e.id = r.event_id
+         WHERE r.id = $1
+           AND (r.contact_ciphertext IS NOT NULL OR r.contact_purged_at IS NOT NULL)
+        """,
+        rsvp_id,
         hours,
     )
 

@@ -1,0 +1,116 @@
+"""SQL for co-host invitations: pending until an organizer of the invited org accepts them."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+
+Kind = Literal["event", "trip"]
+
+# The one dynamic piece: which pair of tables a kind of hosted thing uses (a closed map).
+_TABLES: dict[str, tuple[str, str, str]] = {
+    "event": ("event_cohost_invitations", "event_cohosts", "event_id"),
+    "trip": ("trip_cohost_invitations", "trip_cohosts", "trip_id"),
+}
+
+
+async def lock_parent(conn: asyncpg.Connection, kind: Kind, parent_id: UUID) -> bool:
+    """Lock the event or trip row, the lock inviting takes too, so an answer and a new
+    invitation for the same org cannot cross; False when it does not exist."""
+    parents = {"event": "events", "trip": "trips"}
+    found = await conn.fetchval(
+        f"SELECT 1 FROM {parents[kind]} WHERE id = $1 FOR UPDATE", parent_id
+    )
+    return found is not None
+
+
+async def is_cohost(conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID) -> bool:
+    """Whether the org already co-hosts (has accepted) the event or trip."""
+    _, accepted, parent = _TABLES[kind]
+    found = await conn.fetchval(
+        f"SELECT 1 FROM {accepted} WHERE {parent} = $1 AND org_id = $2", parent_id, org_id
+    )
+    return found is not None
+
+
+async def insert_invitation(
+    conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID, can_see_attendees: bool
+) -> asyncpg.Record | None:
+    """A pending invitation; None when one is pending already."""
+    invitations, _, parent = _TABLES[kind]
+    return await conn.fetchrow(
+        f"""
+        WITH added AS (
+            INSERT INTO {invitations} ({parent}, org_id, can_see_attendees)
+            VALUES ($1, $2, $3)
+            ON CONFLICT ON CONSTRAINT {invitations}_pkey DO NOTHING
+            RETURNING org_id, can_see_attendees, created_at
+        )
+        SELECT o.slug AS org, o.name, a.can_see_attendees, a.created_at
+          FROM added a
+          JOIN orgs o ON o.id = a.org_id
+        """,
+        parent_id,
+        org_id,
+        can_see_attendees,
+    )
+
+
+async def select_invitations(
+    conn: asyncpg.Connection, kind: Kind, parent_id: UUID
+) -> list[asyncpg.Record]:
+    """The pending invitations of one event or trip, by org slug."""
+    invitations, _, parent = _TABLES[kind]
+    return await conn.fetch(
+        f"""
+        SELECT o.slug AS org, o.name, i.can_see_attendees, i.created_at
+          FROM {invitations} i
+          JOIN orgs o ON o.id = i.org_id
+         WHERE i.{parent} = $1
+         ORDER BY o.slug
+        """,
+        parent_id,
+    )
+
+
+async def take_invitation(
+    conn: asyncpg.Connection, kind: Kind, parent_id: UUID, slug: str
+) -> asyncpg.Record | None:
+    """Remove the pending invitation of the org `slug` (accepted, declined or withdrawn) and
+    return what it offered; None when there is none."""
+    invitations, _, parent = _TABLES[kind]
+    return await conn.fetchrow(
+        f"""
+        DELETE FROM {invitations} i
+         USING orgs o
+         WHERE i.{parent} = $1 AND i.org_id = o.id AND o.slug = $2
+     RETURNING i.org_id, i.can_see_attendees
+        """,
+        parent_id,
+        slug,
+    )
+
+
+async def select_org_invitations(conn: asyncpg.Connection, org_id: UUID) -> list[asyncpg.Record]:
+    """The invitations the org has not answered yet, events and trips, by start time."""
+    return await conn.fetch(
+        """
+        SELECT 'event' AS kind, e.id, e.title, e.starts_at, e.timezone, e.status,
+               h.slug AS host_org, h.name AS host_name, i.can_see_attendees, i.created_at
+          FROM event_cohost_invitations i
+          JOIN events e ON e.id = i.event_id
+          JOIN orgs h   ON h.id = e.org_id
+         WHERE i.org_id = $1
+        UNION ALL
+        SELECT 'trip' AS kind, t.id, t.title, t.starts_at, t.timezone, t.status,
+               h.slug AS host_org, h.name AS host_name, i.can_see_attendees, i.created_at
+          FROM trip_cohost_invitations i
+          JOIN trips t ON t.id = i.trip_id
+          JOIN orgs h  ON h.id = t.org_id
+         WHERE i.org_id = $1
+         ORDER BY starts_at, id
+        """,
+        org_id,
+    )
