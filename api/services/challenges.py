@@ -63,6 +63,11 @@ class ChallengeFailed(ProblemError):
     keep_writes = True
 
 
+class ChallengeNotYetValid(ChallengeFailed):
+    """Raised when a time-lock token is sent before its wait is over: an honest early submit,
+    not counted as a wrong solution."""
+
+
 class _Solution(msgspec.Struct, frozen=True):
     algorithm: str
     challenge: str
@@ -168,7 +173,7 @@ def _check_time_lock(settings: Settings, keyring: Keyring, text: str) -> tuple[b
         raise _failed("This token has expired.")
     if issued + settings.challenge_wait_s > now:
         wait = int(issued + settings.challenge_wait_s - now) + 1
-        raise ChallengeFailed(
+        raise ChallengeNotYetValid(
             f"This token is not valid yet: send it again in {wait} seconds.",
             errors=[FieldError(pointer=_POINTER, detail="not valid yet")],
             headers={"Retry-After": str(wait)},

@@ -198,6 +198,27 @@ class MemoryWindows:
     def __init__(self, max_buckets: int = 100_000) -> None:
         self._windows: dict[bytes, tuple[float, int]] = {}
         self._max = max_buckets
+        #: shared buckets known to be past their free threshold, until their window ends
+        self._past: dict[bytes, float] = {}
+
+    def mark_past_threshold(self, bucket: bytes, seconds_left: int) -> None:
+        """Remember that a shared bucket is past its threshold, so that a flood of unsolved
+        requests is answered 428 from memory, without a database write each."""
+        now = time.monotonic()
+        if bucket not in self._past and len(self._past) >= self._max:
+            self._past = {b: end for b, end in self._past.items() if end > now}
+            if len(self._past) >= self._max:
+                self._past.clear()
+        self._past[bucket] = now + seconds_left
+
+    def past_threshold(self, bucket: bytes) -> bool:
+        end = self._past.get(bucket)
+        if end is None:
+            return False
+        if end <= time.monotonic():
+            del self._past[bucket]
+            return False
+        return True
 
     def hit(self, bucket: bytes, window_s: int) -> tuple[int, int]:
         """Count one hit; returns (hits in this window, seconds until it ends)."""
@@ -261,6 +282,8 @@ async def _past_threshold(
             raise challenges.required(rule.what)
         try:
             await challenges.redeem(conn, settings, keyring, solution)
+        except challenges.ChallengeNotYetValid:
+            raise
         except (challenges.ChallengeInvalid, challenges.ChallengeFailed):
             failed = keyring.limiter_bucket("route-failed", *parts)
             row = await rate_limits.hit_bucket(conn, failed, window_s)
@@ -312,6 +335,12 @@ async def rate_limit_guard(
             hits, seconds_left = state.rate_windows.hit(bucket, window_s)
             count(rule, hits, seconds_left, limit)
     shared = [rule for rule in rules if not rule.in_memory]
+    if connection.headers.get(challenges.HEADER) is None:
+        for rule in shared:
+            if rule.challenge and rule.per == "client":
+                bucket = keyring.limiter_bucket("route", *_subject_parts(rule, client, scope))
+                if state.rate_windows.past_threshold(bucket):
+                    raise challenges.required(rule.what)
     if shared:
         async with state.pool.acquire(timeout=settings.pool_acquire_timeout_s) as conn:
             account = None
@@ -327,6 +356,7 @@ async def rate_limit_guard(
                 row = await rate_limits.hit_bucket(conn, bucket, window_s)
                 hits, seconds_left = row["hits"], int(row["seconds_left"])
                 if rule.challenge and hits > limit:
+                    state.rate_windows.mark_past_threshold(bucket, seconds_left)
                     hits, seconds_left = await _past_threshold(
                         conn, connection, settings, keyring, rule, parts, window_s, limit
                     )
