@@ -4,10 +4,14 @@ IPv6 client counts as its /64. The address is never stored nor logged."""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import signal
 
 import pytest
+import uvicorn
 
+from api import cli
 from api.config import ConfigError
 from tests.conftest import settings_for
 from tests.problems import assert_problem
@@ -116,3 +120,16 @@ def test_trusted_proxies_are_addresses_or_cidrs(database_url):
     assert settings_for(database_url).trusted_proxies == ()
     with pytest.raises(ConfigError, match="CARAVAN_TRUSTED_PROXIES"):
         settings_for(database_url, CARAVAN_TRUSTED_PROXIES="10.0.0.0/8,proxy.internal")
+
+
+def test_caravan_serve_leaves_forwarded_headers_to_the_app(monkeypatch, database_url, capsys):
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    monkeypatch.setenv("CARAVAN_MODE", "test")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    args = argparse.Namespace(migrate=False, demo=False, host="127.0.0.1", port=8000, workers=1)
+    assert cli.cmd_serve(args) == 0
+    # uvicorn would otherwise rewrite the client from X-Forwarded-For on its own terms
+    assert seen["proxy_headers"] is False
+    assert seen["access_log"] is False
