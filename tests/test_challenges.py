@@ -9,6 +9,7 @@ import time
 import types
 from datetime import UTC, datetime
 
+import altcha
 import msgspec
 
 from api.config import Settings
@@ -285,6 +286,31 @@ async def test_a_script_that_does_not_solve_gets_at_most_the_threshold_in(conn, 
 
 
 # ---------------------------------------------------------------- housekeeping and contract
+
+
+def test_challenges_are_solved_and_verified_by_the_altcha_reference_library(app):
+    settings = msgspec.structs.replace(app.state.settings, challenge_difficulty=2000)
+    keyring = app.state.keyring
+    issued = challenges.issue(settings, keyring)
+    found = altcha.solve_challenge_v1(
+        issued.challenge, issued.salt, issued.algorithm, issued.maxnumber
+    )
+    assert found is not None
+    payload = {
+        "algorithm": issued.algorithm,
+        "challenge": issued.challenge,
+        "number": found.number,
+        "salt": issued.salt,
+        "signature": issued.signature,
+    }
+    encoded = base64.b64encode(msgspec.json.encode(payload)).decode()
+    ok, error = altcha.verify_solution_v1(encoded, challenges._key(keyring))
+    assert ok, error
+    # and our own solver's output is what the library would send
+    assert (
+        msgspec.json.decode(base64.b64decode(solve(msgspec.to_builtins(issued))))["number"]
+        == found.number
+    )
 
 
 async def test_housekeeping_forgets_spent_challenges_once_they_expire(conn):

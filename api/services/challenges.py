@@ -1,4 +1,4 @@
-"""Proof-of-work (ALTCHA) and time-lock challenges, issued and verified here, each used once.
+"""Proof-of-work (ALTCHA's v1 format) and time-lock challenges, issued and verified here, each used once.
 
 A challenge is stateless until it is solved: its signature is a keyed hash, so any API process
 can check it. A solved one is remembered by a hash in `spent_challenges` (shared by every
@@ -16,6 +16,7 @@ import hmac
 import secrets
 import time
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 import asyncpg
 import msgspec
@@ -99,7 +100,7 @@ def _at(epoch: int) -> datetime:
 def issue(settings: Settings, keyring: Keyring) -> Challenge:
     """A fresh ALTCHA challenge, valid for challenge_ttl_s."""
     expires = int(time.time()) + settings.challenge_ttl_s
-    salt = f"{secrets.token_hex(12)}?expires={expires}"
+    salt = f"{secrets.token_hex(12)}?expires={expires}&"  # ALTCHA v1's salt-with-params form
     number = secrets.randbelow(settings.challenge_difficulty + 1)
     challenge = hashlib.sha256(f"{salt}{number}".encode()).hexdigest()
     return Challenge(
@@ -144,13 +145,13 @@ def _check_pow(keyring: Keyring, text: str) -> tuple[bytes, int]:
             f"The {HEADER} header must be base64 of the JSON solution (algorithm, challenge, "
             "number, salt, signature) or a time-lock token."
         ) from None
-    _, _, query = solution.salt.partition("?expires=")
-    if solution.algorithm != ALGORITHM or not query.isdigit():
+    expires_text = parse_qs(solution.salt.partition("?")[2]).get("expires", [""])
+    if solution.algorithm != ALGORITHM or len(expires_text) != 1 or not expires_text[0].isdigit():
         raise _failed("This solution is not for a challenge this server issued.")
     expected = _sign(keyring, solution.challenge)
     if not hmac.compare_digest(expected, solution.signature):
         raise _failed("This solution is not for a challenge this server issued.")
-    expires = int(query)
+    expires = int(expires_text[0])
     if expires <= time.time():
         raise _failed("This challenge has expired.")
     found = hashlib.sha256(f"{solution.salt}{solution.number}".encode()).hexdigest()
