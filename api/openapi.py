@@ -196,9 +196,10 @@ _CHALLENGE_HEADER = Parameter(
     name="Caravan-Challenge",
     param_in=ParamType.HEADER,
     required=False,
-    schema=Schema(type=OpenAPIType.STRING, max_length=2048),
+    schema=Schema(type=OpenAPIType.STRING),
     description=(
-        "Needed only after a 428 challenge-required: base64 of the JSON solution "
+        "Read only past a free threshold, after a 428 challenge-required: base64 of the JSON "
+        "solution "
         "{algorithm, challenge, number, salt, signature} of a challenge from GET /v1/challenges "
         "(what the ALTCHA widget sends), or a time-lock token from GET /v1/challenges/time-lock "
         "once it is valid. Each works once."
