@@ -201,7 +201,7 @@ _CHALLENGE_HEADER = Parameter(
         "Read only past a free threshold, after a 428 challenge-required: base64 of the JSON "
         "solution "
         "{algorithm, challenge, number, salt, signature} of a challenge from GET /v1/challenges "
-        "(what the ALTCHA widget sends), or a time-lock token from GET /v1/challenges/time-lock "
+        "(ALTCHA's v1 payload), or a time-lock token from GET /v1/challenges/time-lock "
         "once it is valid. Each works once."
     ),
 )

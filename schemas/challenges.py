@@ -9,10 +9,10 @@ from msgspec import Meta, Struct
 
 
 class Challenge(Struct, frozen=True):
-    """An ALTCHA proof-of-work challenge: find the `number` (0 to `maxnumber`) for which the
+    """An ALTCHA (v1) proof-of-work challenge: find the `number` (0 to `maxnumber`) for which the
     SHA-256 of `salt` followed by that number in decimal is `challenge`, then send
     base64(JSON {algorithm, challenge, number, salt, signature}) in the `Caravan-Challenge`
-    header. The ALTCHA widget does this when given this URL as its `challengeurl`."""
+    header. This is ALTCHA's v1 proof-of-work format, so ALTCHA's v1 solvers can do it."""
 
     algorithm: Annotated[str, Meta(examples=["SHA-256"])]
     challenge: Annotated[str, Meta(description="hex SHA-256 to reach")]

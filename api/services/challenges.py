@@ -1,4 +1,4 @@
-"""Proof-of-work (ALTCHA's v1 format) and time-lock challenges, issued and verified here, each used once.
+"""Proof-of-work (ALTCHA's v1 format) and time-lock challenges, issued and checked here, used once.
 
 A challenge is stateless until it is solved: its signature is a keyed hash, so any API process
 can check it. A solved one is remembered by a hash in `spent_challenges` (shared by every
