@@ -40,6 +40,7 @@ from api.request_log import request_log
 from api.response_cache import ResponseCache, release_render_lead
 from api.routes.accounts import AccountController, SessionController, TwoFactorController
 from api.routes.audit import AuditController
+from api.routes.challenges import ChallengeController
 from api.routes.cohosts import CohostController
 from api.routes.events import EventController, SeriesController, cached_list_response
 from api.routes.feed_imports import FeedImportController
@@ -60,7 +61,12 @@ from api.routes.shifts import ShiftController
 from api.routes.trips import TripApplicationController, TripController
 from api.routes.webhooks import WebhookController
 from api.services.accounts import Passwords
-from api.services.rate_limits import MemoryWindows, add_rate_limit_headers, rate_limit_guard
+from api.services.rate_limits import (
+    MemoryWindows,
+    add_rate_limit_headers,
+    challenged_routes,
+    rate_limit_guard,
+)
 from db.pool import create_pool
 
 log = logging.getLogger("caravan")
@@ -252,6 +258,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
             AccountController,
             SessionController,
             TwoFactorController,
+            ChallengeController,
             AuditController,
             CohostController,
             OrgController,
@@ -312,7 +319,7 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         debug=False,
     )
     app.before_send.append(allow_header(app))
-    finalize(app)
+    finalize(app, challenged_routes())
     # outermost, so requests no route matched are logged too (by a placeholder, not their path)
     app.asgi_handler = request_log(app.asgi_handler)
     return app

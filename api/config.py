@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -46,8 +47,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pool_max_size: int = 10
     pool_acquire_timeout_s: float = 5.0
     statement_timeout_ms: int = 10_000
+    #: failed logins for one email from one client before each further attempt from that client
+    #: needs a solved challenge; see api/services/accounts.py
     login_attempts_per_window: int = 10
     login_window_s: int = 900
+    #: failed logins for one email from all clients after which a client that failed even once
+    #: needs a solved challenge (a client that never failed, such as the owner's, still does not)
+    login_global_failures: int = 100
+    #: wrong two-factor codes after a correct password, per account and login window
+    totp_attempts_per_window: int = 5
+    #: peers (addresses or CIDRs) whose Forwarded / X-Forwarded-For names the client
+    trusted_proxies: tuple[str, ...] = ()
+    #: proof-of-work: the solver tries up to this many numbers (half of it on average)
+    challenge_difficulty: int = 200_000
+    #: how long an issued challenge or time-lock token may be used
+    challenge_ttl_s: int = 600
+    #: a time-lock token (for clients without JavaScript) becomes valid this long after issue
+    challenge_wait_s: int = 5
+    #: past its free threshold a limit still lets this many times as many requests through
+    #: when each carries a solved challenge; beyond that, 429
+    rate_ceiling_factor: int = 100
     max_guests_per_rsvp: int = 10
     hsts_seconds: int = 0
     secret_key_generated: bool = False
@@ -64,6 +83,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_booking_per_client: tuple[int, int] = (60, 3600)
     rate_booking_per_account: tuple[int, int] = (30, 3600)
     rate_listing_per_client: tuple[int, int] = (300, 60)
+    rate_application_per_client: tuple[int, int] = (60, 3600)
+    rate_time_lock_per_client: tuple[int, int] = (100, 3600)
     #: retention defaults, and the most any org may set (orgs can only shorten them); see
     #: api/services/retention.py
     retain_rsvp_contact_hours: int = 24
@@ -100,6 +121,8 @@ RATE_LIMIT_ENV = (
     ("rate_booking_per_client", "CARAVAN_RATE_BOOKING_CLIENT"),
     ("rate_booking_per_account", "CARAVAN_RATE_BOOKING_ACCOUNT"),
     ("rate_listing_per_client", "CARAVAN_RATE_LISTING"),
+    ("rate_application_per_client", "CARAVAN_RATE_APPLICATION_CLIENT"),
+    ("rate_time_lock_per_client", "CARAVAN_RATE_TIME_LOCK"),
 )
 #: test mode lifts the abuse limits unless set, so suites that sign up and book hundreds of
 #: people from one address run; tests of the limits set them explicitly
@@ -147,6 +170,22 @@ def _retention(env: Mapping[str, str], errors: list[str]) -> dict[str, int]:
             errors.append(f"{name} must be at most {high}, got {value}")
         values[field] = value
     return values
+
+
+def _trusted_proxies(env: Mapping[str, str], errors: list[str]) -> tuple[str, ...]:
+    raw = env.get("CARAVAN_TRUSTED_PROXIES", "")
+    networks: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            errors.append(
+                f"CARAVAN_TRUSTED_PROXIES holds {item!r}, which is not an address or CIDR "
+                "(e.g. 10.0.0.0/8, 127.0.0.1, ::1)"
+            )
+    return tuple(networks)
 
 
 def _check_database_url(url: str, errors: list[str], name: str = "DATABASE_URL") -> None:
@@ -252,6 +291,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "max_guests_per_rsvp": _int(env, "CARAVAN_MAX_GUESTS_PER_RSVP", 10, errors, low=0),
         "hsts_seconds": _int(env, "CARAVAN_HSTS_SECONDS", 0, errors, low=0),
         "partner_rate_limit": _int(env, "CARAVAN_PARTNER_RATE_LIMIT", 120, errors, low=1),
+        "login_global_failures": _int(env, "CARAVAN_LOGIN_GLOBAL_FAILURES", 100, errors, low=1),
+        "totp_attempts_per_window": _int(env, "CARAVAN_TOTP_ATTEMPTS", 5, errors, low=1),
+        "challenge_difficulty": _int(env, "CARAVAN_CHALLENGE_DIFFICULTY", 200_000, errors, low=1),
+        "challenge_ttl_s": _int(env, "CARAVAN_CHALLENGE_TTL_S", 600, errors, low=10),
+        "challenge_wait_s": _int(env, "CARAVAN_CHALLENGE_WAIT_S", 5, errors, low=0),
+        "rate_ceiling_factor": _int(env, "CARAVAN_RATE_CEILING_FACTOR", 100, errors, low=1),
+        "trusted_proxies": _trusted_proxies(env, errors),
     }
     rates = _rates(env, mode, errors)
     retention = _retention(env, errors)

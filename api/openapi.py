@@ -36,6 +36,12 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     415: "Request body is not application/json",
     422: "Well-formed input that breaks a rule (ends before starts, unknown time zone)",
+    428: (
+        "Many requests came from this network: solve a challenge from GET /v1/challenges "
+        "(or take a token from GET /v1/challenges/time-lock) and send it in the "
+        "Caravan-Challenge header; the problem type is "
+        "https://caravan.example/problems/challenge-required"
+    ),
     429: "Rate limited; see Retry-After",
     503: "Database unavailable or busy; see Retry-After",
 }
@@ -197,9 +203,25 @@ def _add_text_form(response: Any, handler: Any) -> None:
     )
 
 
-def finalize(app: Litestar) -> OpenAPI:
+_CHALLENGE_HEADER = Parameter(
+    name="Caravan-Challenge",
+    param_in=ParamType.HEADER,
+    required=False,
+    schema=Schema(type=OpenAPIType.STRING),
+    description=(
+        "Read only past a free threshold, after a 428 challenge-required: base64 of the JSON "
+        "solution "
+        "{algorithm, challenge, number, salt, signature} of a challenge from GET /v1/challenges "
+        "(ALTCHA's v1 payload), or a time-lock token from GET /v1/challenges/time-lock "
+        "once it is valid. Each works once."
+    ),
+)
+
+
+def finalize(app: Litestar, challenged: frozenset[tuple[str, str]] = frozenset()) -> OpenAPI:
     """Replace every error response with problem+json, describe request bodies exactly, and
-    declare which operations need a bearer token and which only accept one."""
+    declare which operations need a bearer token and which only accept one; `challenged`
+    (method, path) operations take the Caravan-Challenge header and may answer 428."""
     schema = app.openapi_schema
     problems: dict[tuple[str, str], tuple[int, ...]] = {}
     handlers: dict[tuple[str, str], Any] = {}
@@ -227,6 +249,9 @@ def finalize(app: Litestar) -> OpenAPI:
                 continue
             declared = set(problems.get((path, method), ()))
             declared |= {400, 429, 503}
+            if (method.upper(), path) in challenged:
+                declared |= {422, 428}
+                operation.parameters = [*(operation.parameters or []), _CHALLENGE_HEADER]
             if method in _BODY_METHODS and operation.request_body is not None:
                 declared |= {413, 415}
             responses = {

@@ -20,7 +20,7 @@ from api.services.retention import (
     totals,
 )
 from db.pool import create_pool
-from db.queries import housekeeping, sessions
+from db.queries import challenges, housekeeping, sessions
 from db.queries import webhooks as webhook_queries
 
 log = logging.getLogger("caravan.worker")
@@ -28,7 +28,7 @@ log = logging.getLogger("caravan.worker")
 
 async def run_housekeeping(conn: Any, retention: Retention | None = None) -> dict[str, int]:
     """Delete expired sessions, idempotency records, stale rate-limit windows, finished
-    deliveries, and everything past its retention (with purge receipts); tell attendees of
+    deliveries, spent challenges past their expiry, and everything past its retention (with purge receipts); tell attendees of
     locations whose reveal time has come."""
     async with conn.transaction():
         counts = {
@@ -37,6 +37,7 @@ async def run_housekeeping(conn: Any, retention: Retention | None = None) -> dic
             "rate_limits": await housekeeping.delete_stale_rate_limits(
                 conn, RATE_LIMIT_WINDOW_HOURS * 3600
             ),
+            "spent_challenges": await challenges.delete_expired_challenges(conn),
             "webhook_deliveries": await webhook_queries.delete_finished_deliveries(
                 conn, DELIVERY_LOG_DAYS
             ),

@@ -185,19 +185,18 @@ async def test_login_failure_says_the_same_for_unknown_email_and_wrong_password(
     assert a == b
 
 
-async def test_login_failures_are_rate_limited_per_email(client, settings):
+async def test_repeated_login_failures_ask_that_client_for_a_challenge(client, settings):
     person = await sign_up(client, "Paula")
     for _ in range(settings.login_attempts_per_window):
         failed = await client.post(
             "/v1/sessions", json={"email": person.email, "password": "wrong!"}
         )
         assert failed.status_code == 401
-    limited = await client.post(
+    asked = await client.post(
         "/v1/sessions", json={"email": person.email.upper(), "password": PASSWORD}
     )
-    body = assert_problem(limited, 429, "rate-limited")
-    assert int(limited.headers["Retry-After"]) > 0
-    assert "try again" in body["detail"]
+    body = assert_problem(asked, 428, "challenge-required")
+    assert "GET /v1/challenges" in body["detail"]
     # another email is not affected
     other = await sign_up(client, "Quela")
     assert (await client.get("/v1/me", headers=other.headers)).status_code == 200

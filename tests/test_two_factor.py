@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from api.services import two_factor
+from tests.challenge_helpers import at_address
 from tests.events_helpers import event_body, published_event
 from tests.people import PASSWORD, create_org, join, sign_up
 from tests.problems import assert_problem
@@ -152,17 +153,24 @@ async def test_a_wrong_password_says_nothing_about_two_factor(client, phone):
     assert_problem(with_code, 401, "login-failed")
 
 
-async def test_a_wrong_code_is_refused_and_counts_as_a_failed_login(client, conn, phone, settings):
+async def test_wrong_codes_after_the_right_password_have_a_per_account_cap(
+    app, client, phone, settings
+):
     ana = await sign_up(client, "Ana")
     await turn_on_two_factor(client, ana, phone)
     wrong = phone.code(7)
-    response = await log_in(client, ana, totp_code=wrong)
-    assert_problem(response, 401, "two-factor-failed")
-    for _ in range(settings.login_attempts_per_window - 1):
+    for _ in range(settings.totp_attempts_per_window):
         assert_problem(await log_in(client, ana, totp_code=wrong), 401, "two-factor-failed")
+    # whoever holds the password cannot grind the code: even the right one waits now
     blocked = await log_in(client, ana, totp_code=phone.code())
-    assert_problem(blocked, 429, "rate-limited")
+    assert_problem(blocked, 429, "rate-limited", detail_contains="two-factor codes")
     assert int(blocked.headers["retry-after"]) > 0
+    # the cap is on the account, not the client: another address is held back the same way
+    async with at_address(app, "198.51.100.9") as other_network:
+        other = await log_in(other_network, ana, totp_code=phone.code())
+    assert_problem(other, 429, "rate-limited", detail_contains="two-factor codes")
+    # and a wrong password is still only a wrong password (it tells nothing about the code)
+    assert_problem(await log_in(client, ana, password="not the password"), 401, "login-failed")
 
 
 async def test_a_code_is_accepted_within_one_step_of_drift(client, phone):

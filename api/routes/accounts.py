@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.config import Settings
 from api.crypto import Keyring
 from api.pagination import Cursor, Limit
-from api.services import accounts, privacy, two_factor
-from api.services.accounts import Caller, Passwords
+from api.services import accounts, challenges, privacy, two_factor
+from api.services.accounts import Caller, LoginAttempt, Passwords
+from api.services.rate_limits import SOLVED_KEY, client_key
 from schemas.accounts import (
     Account,
     AccountCreate,
@@ -203,17 +205,23 @@ class TwoFactorController(Controller):
 class SessionController(Controller):
     tags = ["sessions"]
 
-    @post("/v1/sessions", opt={"problems": (401, 429)}, request_max_body_size=SMALL_BODY)
+    @post("/v1/sessions", opt={"problems": (401, 422, 428, 429)}, request_max_body_size=SMALL_BODY)
     async def create_session(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         keyring: NamedDependency[Keyring],
         passwords: NamedDependency[Passwords],
         settings: NamedDependency[Settings],
         data: JSONBody[SessionCreate],
     ) -> SessionCreated:
-        """Log in: returns a bearer token, shown once."""
-        return await accounts.login(conn, keyring, passwords, settings, data)
+        """Log in: returns a bearer token, shown once (428: solve a challenge first)."""
+        attempt = LoginAttempt(
+            client=client_key(request, settings),
+            solution=request.headers.get(challenges.HEADER),
+            solved=request.state.get(SOLVED_KEY) is True,
+        )
+        return await accounts.login(conn, keyring, passwords, settings, data, attempt)
 
     @delete("/v1/sessions/current", opt={"problems": (401,)})
     async def delete_current_session(

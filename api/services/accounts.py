@@ -16,7 +16,7 @@ from api.config import Settings
 from api.crypto import Keyring, new_token, token_hash
 from api.errors import Conflict, LoginFailed, NotFound, RateLimited, Unauthorized
 from api.pagination import decode_cursor, split_page
-from api.services import encryption, two_factor
+from api.services import challenges, encryption, two_factor
 from api.services.rate_limits import rate_headers
 from api.services.two_factor import SecondFactorFailed, SecondFactorRequired
 from db.queries import accounts as q
@@ -128,49 +128,85 @@ async def find_account_id_by_email(
     return record["id"] if record else None
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """Where a login comes from: the client name (hashed before use, never stored) and the
+    challenge solution it carries, or whether the route's guard already accepted one."""
+
+    client: str
+    solution: str | None = None
+    solved: bool = False
+
+
+def _too_many_codes(settings: Settings, seconds_left: int) -> RateLimited:
+    wait = max(seconds_left, 1)
+    return RateLimited(
+        f"Too many wrong two-factor codes for this account; try again in {wait} seconds "
+        "(or use a recovery code then).",
+        headers={
+            "Retry-After": str(wait),
+            **rate_headers(settings.totp_attempts_per_window, 0, wait),
+        },
+    )
+
+
 async def login(
     conn: asyncpg.Connection,
     keyring: Keyring,
     passwords: Passwords,
     settings: Settings,
     data: SessionCreate,
+    attempt: LoginAttempt,
 ) -> SessionCreated:
-    """Open a session. Failures look and take the same whether or not the email exists: one
-    bucket read, one account read, one argon2 verification, one counter write."""
+    """Open a session. Failures look and take the same whether or not the email exists: two
+    bucket reads, one account read, one argon2 verification, two counter writes.
+
+    Failures are counted per (email, client) and per email: a client that failed often for
+    this email (or failed at all while the email is under attack from many clients) must
+    solve a challenge before each further attempt. Nobody is locked out, and a client that
+    never failed, such as the owner's, signs in at once. Wrong two-factor codes after a right
+    password have a per-account cap, so a password holder cannot grind the code."""
     email = normalize_email(data.email)
-    bucket = keyring.limiter_bucket("login", email)
-    window = await rate_limits.select_bucket(conn, bucket, settings.login_window_s)
-    if window is not None and window["hits"] >= settings.login_attempts_per_window:
-        wait = max(int(window["seconds_left"]), 1)
-        raise RateLimited(
-            f"Too many failed logins for this email; try again in {wait} seconds.",
-            headers={
-                "Retry-After": str(wait),
-                **rate_headers(settings.login_attempts_per_window, 0, wait),
-            },
-        )
+    mine = keyring.limiter_bucket("login-failed", email, attempt.client)
+    everyone = keyring.limiter_bucket("login-failed", email)
+    my_window = await rate_limits.select_bucket(conn, mine, settings.login_window_s)
+    all_window = await rate_limits.select_bucket(conn, everyone, settings.login_window_s)
+    my_failures = my_window["hits"] if my_window else 0
+    all_failures = all_window["hits"] if all_window else 0
+    if my_failures >= settings.login_attempts_per_window or (
+        my_failures >= 1 and all_failures >= settings.login_global_failures
+    ):
+        if not attempt.solved:
+            if attempt.solution is None:
+                raise challenges.required("failed logins for this email from your network")
+            await challenges.redeem(conn, settings, keyring, attempt.solution)
     record = await q.select_account_by_email(conn, keyring.lookup_hash(email))
     ok = await passwords.verify(record["password_hash"] if record else None, data.password)
     if record is None or not ok:
-        await rate_limits.hit_bucket(conn, bucket, settings.login_window_s)
+        await rate_limits.hit_bucket(conn, mine, settings.login_window_s)
+        await rate_limits.hit_bucket(conn, everyone, settings.login_window_s)
         raise LoginFailed("Email or password is wrong.")
+    codes = keyring.limiter_bucket("login-codes", str(record["id"]))
     if data.totp_code is None and data.recovery_code is None:
         if await two_factor.is_enabled(conn, record["id"]):
             raise SecondFactorRequired(
                 "This account has two-factor authentication on: send `totp_code` from the "
                 "authenticator app (or a `recovery_code`) with the email and password."
             )
-    elif (
-        await two_factor.check_second_factor(
+    else:
+        window = await rate_limits.select_bucket(conn, codes, settings.login_window_s)
+        if window is not None and window["hits"] >= settings.totp_attempts_per_window:
+            raise _too_many_codes(settings, int(window["seconds_left"]))
+        second = await two_factor.check_second_factor(
             conn, keyring, record["id"], data.totp_code, data.recovery_code
         )
-        is False
-    ):
-        await rate_limits.hit_bucket(conn, bucket, settings.login_window_s)
-        raise SecondFactorFailed(
-            "The two-factor code is wrong or was already used; wait for the next code."
-        )
-    await rate_limits.delete_bucket(conn, bucket)
+        if second is False:
+            await rate_limits.hit_bucket(conn, codes, settings.login_window_s)
+            raise SecondFactorFailed(
+                "The two-factor code is wrong or was already used; wait for the next code."
+            )
+        await rate_limits.delete_bucket(conn, codes)
+    await rate_limits.delete_bucket(conn, mine)
     await sessions.delete_expired_sessions_of(conn, record["id"])
     token = new_token(SESSION_TOKEN_PREFIX)
     row = await sessions.insert_session(
