@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy as copy_module
+import dataclasses
 import re
 from typing import Any
 
@@ -23,6 +25,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
+from api.config import Settings
 from api.errors import PROBLEM_MEDIA_TYPE
 from schemas.problems import FieldError, Problem
 
@@ -90,10 +93,41 @@ _MANY = {"all_of", "any_of", "one_of", "prefix_items"}
 _FORMATS = {f.value for f in OpenAPIFormat}
 
 
+#: no string the API reads may hold NUL (api/app.py refuses it in every body, query and path
+#: before any handler); a string without a pattern of its own says so with this one
+NO_NUL = r"^[^\x00]*$"
+#: `Meta(extra_json_schema={SETTING_MAXIMUM: "max_guests_per_rsvp"})`: the maximum is a
+#: deployment setting; the contract shows its default (so `caravan openapi --check` does not
+#: depend on the environment) and says which variable moves it
+SETTING_MAXIMUM = "x-maximum-setting"
+
+
+def _setting_maximum(body: dict[str, Any]) -> dict[str, Any]:
+    name = body[SETTING_MAXIMUM]
+    default = next(f.default for f in msgspec.structs.fields(Settings) if f.name == name)
+    variable = "CARAVAN_" + name.upper()
+    note = f"At most {default} by default: a deployment setting ({variable})"
+    body = {k: v for k, v in body.items() if k != SETTING_MAXIMUM}
+    body["maximum"] = default
+    body["description"] = f"{body['description']}. {note}" if body.get("description") else note
+    return body
+
+
+def _refuses_nul(body: dict[str, Any]) -> bool:
+    return any(key in body for key in ("pattern", "format", "enum", "const"))
+
+
 def _spec(body: dict[str, Any]) -> Schema | Reference:
     """A JSON Schema (msgspec's) as Litestar's spec objects."""
     if "$ref" in body:
         return Reference(ref=body["$ref"])
+    if SETTING_MAXIMUM in body:
+        body = _setting_maximum(body)
+    kinds = body.get("type")
+    if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and not _refuses_nul(
+        body
+    ):
+        body = {**body, "pattern": NO_NUL}
     kwargs: dict[str, Any] = {}
     for key, value in body.items():
         name = _KEYWORDS.get(key) or re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
@@ -162,8 +196,8 @@ _BOUNDS = {
 
 def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
     """A header is present or absent, never null: drop Litestar's `null` branch (a client would
-    send the text "None"; the query reads `null` as absent, so it keeps it); and keep the
-    bounds Litestar drops from optional numbers."""
+    send the text "None"; the query reads `null` as absent, so it keeps it); say that a free
+    string refuses NUL; and keep the bounds Litestar drops from optional numbers."""
     schema = parameter.schema
     if not isinstance(schema, Schema):
         return
@@ -174,6 +208,10 @@ def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
         for name, value in vars(concrete[0]).items():
             if value is not None and getattr(schema, name, None) is None:
                 setattr(schema, name, value)
+    if schema.type == OpenAPIType.STRING and not (
+        schema.pattern or schema.format or schema.enum or schema.const
+    ):
+        schema.pattern = NO_NUL
     if handler is None:
         return
     for field_name, field in handler.parsed_fn_signature.parameters.items():
@@ -184,6 +222,131 @@ def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
             value = getattr(definition, bound, None)
             if value is not None and getattr(schema, keyword) is None:
                 setattr(schema, keyword, value)
+
+
+# ---------------------------------------------------------------- responses, always complete
+
+#: the name of a response's copy of a component that request bodies use too
+OUTPUT_SUFFIX = "Output"
+
+
+def _refs(node: Any, found: set[str]) -> set[str]:
+    """Names of the components `node` (a spec object, list or dict) refers to."""
+    if isinstance(node, Reference):
+        found.add(node.ref.rsplit("/", 1)[-1])
+    elif isinstance(node, list | tuple):
+        for item in node:
+            _refs(item, found)
+    elif isinstance(node, dict):
+        for item in node.values():
+            _refs(item, found)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for field in dataclasses.fields(node):
+            _refs(getattr(node, field.name), found)
+    return found
+
+
+def _closure(names: set[str], schemas: dict[str, Schema]) -> set[str]:
+    """`names` and every component they refer to, transitively."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            todo.extend(_refs(schemas[name], set()))
+    return seen
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> None:
+    """Point `node`'s references to renamed components (in place)."""
+    if isinstance(node, Reference):
+        name = node.ref.rsplit("/", 1)[-1]
+        if name in renames:
+            node.ref = "#/components/schemas/" + renames[name]
+    elif isinstance(node, list | tuple):
+        for item in node:
+            _rename_refs(item, renames)
+    elif isinstance(node, dict):
+        for item in node.values():
+            _rename_refs(item, renames)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for field in dataclasses.fields(node):
+            _rename_refs(getattr(node, field.name), renames)
+
+
+def _structs() -> dict[str, type[msgspec.Struct]]:
+    """The project's Structs by class name (the component names Litestar and msgspec give)."""
+    found: dict[str, type[msgspec.Struct]] = {}
+    clashes: set[str] = set()
+    todo: list[type[msgspec.Struct]] = list(msgspec.Struct.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if not cls.__module__.startswith(("schemas.", "api.")):
+            continue
+        if found.setdefault(cls.__name__, cls) is not cls:
+            clashes.add(cls.__name__)
+    return {name: cls for name, cls in found.items() if name not in clashes}
+
+
+def always_sent(cls: type[msgspec.Struct]) -> list[str]:
+    """The fields msgspec writes in every encoding of `cls`: all of them, unless it omits
+    defaults (then those without one)."""
+    fields = msgspec.structs.fields(cls)
+    if cls.__struct_config__.omit_defaults:
+        return [f.encode_name for f in fields if f.required]
+    return [f.encode_name for f in fields]
+
+
+def _complete_responses(schema: OpenAPI, schemas: dict[str, Schema]) -> None:
+    """Mark every property a response always carries as required (nullable ones stay
+    nullable: required is not non-null), so generated clients need no `?? ''`.
+
+    msgspec encodes every field of a Struct (unless it omits defaults), so a response's
+    property is optional only when its Struct says so. A component that request bodies use
+    too keeps its request form (a default there means "may be left out"); responses get a
+    copy named `<Name>Output`.
+    """
+    responses: set[str] = set()
+    requests: set[str] = set()
+    operations = []
+    for item in (schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch", "head"):
+            operation = getattr(item, method, None)
+            if operation is not None:
+                operations.append(operation)
+                _refs(operation.responses, responses)
+                _refs([operation.request_body, operation.parameters], requests)
+    responses = _closure(responses, schemas)
+    requests = _closure(requests, schemas)
+    structs = _structs()
+    wanted: dict[str, list[str]] = {}
+    for name in sorted(responses):
+        cls = structs.get(name)
+        component = schemas[name]
+        if cls is None or not component.properties:
+            continue
+        required = [p for p in always_sent(cls) if p in component.properties]
+        if sorted(required) != sorted(component.required or []):
+            wanted[name] = required
+    renames = {name: name + OUTPUT_SUFFIX for name in wanted if name in requests}
+    # a shared component holding a renamed one needs its own response copy too
+    while extra := {
+        name
+        for name in responses & requests
+        if name not in renames and _closure({name}, schemas) & set(renames)
+    }:
+        renames |= {name: name + OUTPUT_SUFFIX for name in extra}
+    for name, copy in renames.items():
+        schemas[copy] = copy_module.deepcopy(schemas[name])
+        schemas[copy].title = copy
+    for name, required in wanted.items():
+        schemas[renames.get(name, name)].required = sorted(required)
+    if renames:
+        _rename_refs([op.responses for op in operations], renames)
+        _rename_refs([schemas[n] for n in responses if n not in requests], renames)
+        _rename_refs([schemas[copy] for copy in renames.values()], renames)
 
 
 def finalize(app: Litestar) -> OpenAPI:
@@ -203,7 +366,7 @@ def finalize(app: Litestar) -> OpenAPI:
     schemas = dict(schema.components.schemas or {})
     schemas.update(_request_body_components(app))
     schemas.update(_problem_components())
-    schema.components.schemas = dict(sorted(schemas.items()))
+    schema.components.schemas = schemas
     schema.components.security_schemes = {
         "bearerAuth": SecurityScheme(
             type="http", scheme="bearer", description="A session token from POST /v1/sessions"
@@ -241,6 +404,8 @@ def finalize(app: Litestar) -> OpenAPI:
             security = _security(handler, declared)
             if security is not None:
                 operation.security = security
+    _complete_responses(schema, schemas)
+    schema.components.schemas = dict(sorted(schemas.items()))
     return schema
 
 
