@@ -194,6 +194,18 @@ _BOUNDS = {
 }
 
 
+def _refuse_nul(schema: Schema | Reference | None) -> None:
+    """A parameter's free strings (in every branch and item) carry the NUL-refusing pattern."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.type == OpenAPIType.STRING and not (
+        schema.pattern or schema.format or schema.enum or schema.const
+    ):
+        schema.pattern = NO_NUL
+    for branch in [*(schema.one_of or []), *(schema.any_of or []), schema.items]:
+        _refuse_nul(branch)  # type: ignore[arg-type]
+
+
 def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
     """A header is present or absent, never null: drop Litestar's `null` branch (a client would
     send the text "None"; the query reads `null` as absent, so it keeps it); say that a free
@@ -208,10 +220,7 @@ def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
         for name, value in vars(concrete[0]).items():
             if value is not None and getattr(schema, name, None) is None:
                 setattr(schema, name, value)
-    if schema.type == OpenAPIType.STRING and not (
-        schema.pattern or schema.format or schema.enum or schema.const
-    ):
-        schema.pattern = NO_NUL
+    _refuse_nul(schema)
     if handler is None:
         return
     for field_name, field in handler.parsed_fn_signature.parameters.items():
@@ -275,7 +284,7 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> None:
             _rename_refs(getattr(node, field.name), renames)
 
 
-def _structs() -> dict[str, type[msgspec.Struct]]:
+def project_structs() -> dict[str, type[msgspec.Struct]]:
     """The project's Structs by class name (the component names Litestar and msgspec give)."""
     found: dict[str, type[msgspec.Struct]] = {}
     clashes: set[str] = set()
@@ -320,7 +329,7 @@ def _complete_responses(schema: OpenAPI, schemas: dict[str, Schema]) -> None:
                 _refs([operation.request_body, operation.parameters], requests)
     responses = _closure(responses, schemas)
     requests = _closure(requests, schemas)
-    structs = _structs()
+    structs = project_structs()
     wanted: dict[str, list[str]] = {}
     for name in sorted(responses):
         cls = structs.get(name)
