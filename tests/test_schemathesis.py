@@ -231,7 +231,7 @@ async def test_options_lists_every_method_of_the_path(client):
     # Litestar's automatic OPTIONS answer kept only the first handler's method (DELETE)
     response = await client.options("/v1/events/00000000-0000-0000-0000-000000000001")
     assert response.status_code == 204
-    assert response.headers["allow"] == "DELETE, GET, OPTIONS, PATCH"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH"
 
 
 async def test_bodies_are_read_strictly_yet_whole_floats_are_integers(client):
