@@ -176,7 +176,7 @@ def _request_body_components(app: Litestar) -> dict[str, Schema]:
 
 def _security(handler: Any, declared: set[int]) -> list[dict[str, list[str]]] | None:
     """Required when the handler needs a signed-in account (or says so); optional when a
-    token only changes what the caller sees (a bad one still gets 401)."""
+    token only changes what the caller sees (a stale one is answered as no token: api/deps)."""
     if 401 not in declared:
         return None
     required = handler is None or (
