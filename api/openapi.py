@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy as copy_module
 import dataclasses
+import enum
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -16,6 +18,7 @@ from litestar.openapi.spec import (
     Discriminator,
     OpenAPI,
     OpenAPIFormat,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -239,49 +242,53 @@ def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
 OUTPUT_SUFFIX = "Output"
 
 
-def _refs(node: Any, found: set[str]) -> set[str]:
-    """Names of the components `node` (a spec object, list or dict) refers to."""
-    if isinstance(node, Reference):
-        found.add(node.ref.rsplit("/", 1)[-1])
-    elif isinstance(node, list | tuple):
-        for item in node:
-            _refs(item, found)
-    elif isinstance(node, dict):
-        for item in node.values():
-            _refs(item, found)
-    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for field in dataclasses.fields(node):
-            _refs(getattr(node, field.name), found)
-    return found
+_LEAVES = (str, int, float, bool, enum.Enum)
 
 
-def _closure(names: set[str], schemas: dict[str, Schema]) -> set[str]:
-    """`names` and every component they refer to, transitively."""
+def _references(node: Any) -> Iterator[Reference]:
+    """Every Reference inside `node` (spec objects, lists and dicts), iteratively."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, _LEAVES):
+            continue
+        if isinstance(item, Reference):
+            yield item
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(vars(item).values())
+
+
+def _ref_name(reference: Reference) -> str:
+    return reference.ref.rsplit("/", 1)[-1]
+
+
+def _refs(node: Any) -> set[str]:
+    """Names of the components `node` refers to."""
+    return {_ref_name(r) for r in _references(node)}
+
+
+def _closure(names: set[str], graph: dict[str, set[str]]) -> set[str]:
+    """`names` and every component they refer to, transitively (`graph`: direct refs)."""
     seen: set[str] = set()
     todo = list(names)
     while todo:
         name = todo.pop()
-        if name not in seen and name in schemas:
+        if name not in seen and name in graph:
             seen.add(name)
-            todo.extend(_refs(schemas[name], set()))
+            todo.extend(graph[name])
     return seen
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> None:
     """Point `node`'s references to renamed components (in place)."""
-    if isinstance(node, Reference):
-        name = node.ref.rsplit("/", 1)[-1]
+    for reference in _references(node):
+        name = _ref_name(reference)
         if name in renames:
-            node.ref = "#/components/schemas/" + renames[name]
-    elif isinstance(node, list | tuple):
-        for item in node:
-            _rename_refs(item, renames)
-    elif isinstance(node, dict):
-        for item in node.values():
-            _rename_refs(item, renames)
-    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for field in dataclasses.fields(node):
-            _rename_refs(getattr(node, field.name), renames)
+            reference.ref = "#/components/schemas/" + renames[name]
 
 
 def project_structs() -> dict[str, type[msgspec.Struct]]:
@@ -325,10 +332,11 @@ def _complete_responses(schema: OpenAPI, schemas: dict[str, Schema]) -> None:
             operation = getattr(item, method, None)
             if operation is not None:
                 operations.append(operation)
-                _refs(operation.responses, responses)
-                _refs([operation.request_body, operation.parameters], requests)
-    responses = _closure(responses, schemas)
-    requests = _closure(requests, schemas)
+                responses |= _refs(operation.responses)
+                requests |= _refs([operation.request_body, operation.parameters])
+    graph = {name: _refs(component) for name, component in schemas.items()}
+    responses = _closure(responses, graph)
+    requests = _closure(requests, graph)
     structs = project_structs()
     wanted: dict[str, list[str]] = {}
     for name in sorted(responses):
@@ -344,7 +352,7 @@ def _complete_responses(schema: OpenAPI, schemas: dict[str, Schema]) -> None:
     while extra := {
         name
         for name in responses & requests
-        if name not in renames and _closure({name}, schemas) & set(renames)
+        if name not in renames and _closure({name}, graph) & set(renames)
     }:
         renames |= {name: name + OUTPUT_SUFFIX for name in extra}
     for name, copy in renames.items():
@@ -356,6 +364,32 @@ def _complete_responses(schema: OpenAPI, schemas: dict[str, Schema]) -> None:
         _rename_refs([op.responses for op in operations], renames)
         _rename_refs([schemas[n] for n in responses if n not in requests], renames)
         _rename_refs([schemas[copy] for copy in renames.values()], renames)
+
+
+_VALIDATORS = ("ETag", "Last-Modified", "Cache-Control")
+
+
+def _document_validators(responses: dict[str, Any]) -> None:
+    """A conditional GET sends its ETag on 200 and on 304 alike (RFC 9110 §15.4.5), and the
+    contract says so: the 304 carries the 200's validators and caching headers."""
+    ok = responses.get("200")
+    headers = dict(getattr(ok, "headers", None) or {})
+    headers.setdefault(
+        "ETag",
+        OpenAPIHeader(
+            schema=Schema(type=OpenAPIType.STRING),
+            description="Strong validator (a hash of the body): send it back in If-None-Match",
+            required=True,
+        ),
+    )
+    if isinstance(ok, OpenAPIResponse):
+        ok.headers = headers
+    existing = responses.get("304")
+    responses["304"] = OpenAPIResponse(
+        description=getattr(existing, "description", None)
+        or "Not modified since the ETag or date the request named",
+        headers={name: headers[name] for name in _VALIDATORS if name in headers},
+    )
 
 
 def finalize(app: Litestar) -> OpenAPI:
@@ -396,10 +430,8 @@ def finalize(app: Litestar) -> OpenAPI:
             conditional = {
                 p.name.lower() for p in operation.parameters or [] if isinstance(p, Parameter)
             } & _NOT_MODIFIED_HEADERS
-            if conditional and "304" not in responses:
-                responses["304"] = OpenAPIResponse(
-                    description="Not modified since the ETag or date the request named"
-                )
+            if conditional:
+                _document_validators(responses)
             for status in sorted(declared):
                 responses[str(status)] = _problem_response(status)
             operation.responses = responses

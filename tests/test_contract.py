@@ -180,6 +180,20 @@ def test_every_free_string_a_client_sends_says_it_refuses_nul():
     assert password["pattern"] == r"^[^\x00]*$"
 
 
+def test_every_conditional_read_documents_its_etag_on_200_and_304():
+    document = load_openapi()
+    conditional = [
+        op
+        for op in operations(document)
+        if any(p["name"].lower() == "if-none-match" for p in op.parameters("header"))
+    ]
+    assert len(conditional) >= 5
+    for op in conditional:
+        for status in ("200", "304"):
+            headers = op.spec["responses"][status].get("headers", {})
+            assert "ETag" in headers, (op.id, status)
+
+
 # ------------------------------------------------------------------ real answers (seeded last:
 # the module's transaction must not sit idle while the schema walks run)
 
