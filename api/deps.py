@@ -92,7 +92,8 @@ async def _authenticate_partner(
 
 
 def needs_account(handler: Any) -> bool:
-    """Whether a route answers only signed-in callers (it takes `account`, or says so)."""
+    """Whether a route answers only callers with credentials (it takes `account`, or says so:
+    a partner's routes)."""
     return "account" in handler.parsed_fn_signature.parameters or handler.opt.get("auth") == (
         "required"
     )
@@ -105,10 +106,10 @@ async def _authenticate(request: Request[Any, Any, Any], conn: asyncpg.Connectio
     # A partner API key acts for its org, never as an account: no caller.
     token = None if request.state.partner is not None else bearer_token(request)
     caller = await authenticate(conn, token) if token is not None else None
-    private = needs_account(request.route_handler)
-    if token is not None and caller is None and private:
+    if token is not None and caller is None and needs_account(request.route_handler):
         raise Unauthorized("This token is unknown, expired or revoked; log in again.")
-    if caller is None and private:
+    # Handlers that take `account` need a signed-in caller (a partner's routes need its key).
+    if caller is None and "account" in request.route_handler.parsed_fn_signature.parameters:
         raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
     return caller
 
