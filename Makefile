@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format openapi migrate worker bench clean
+.PHONY: help run test fuzz lint format openapi migrate worker bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,16 @@ test: $(VENV)/.installed-dev ## lint, then the whole suite against a real Postgr
 	@$(BIN)/python -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 5; fi; \
 	exit $$status
+
+FUZZ_RUNS ?= 3
+fuzz: $(VENV)/.installed-dev ## schemathesis with random seeds (FUZZ_RUNS=3, CARAVAN_SCHEMATHESIS_EXAMPLES=15)
+	@for run in $$(seq $(FUZZ_RUNS)); do \
+		seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+		echo "make fuzz: run $$run of $(FUZZ_RUNS), CARAVAN_SCHEMATHESIS_SEED=$$seed"; \
+		CARAVAN_SCHEMATHESIS_SEED=$$seed $(BIN)/python -m pytest -q tests/test_schemathesis.py \
+			-k test_schemathesis_finds_no_failure_with_all_checks_on || { \
+			echo "make fuzz: failed with CARAVAN_SCHEMATHESIS_SEED=$$seed (set it to replay)" >&2; exit 1; }; \
+	done
 
 lint: $(VENV)/.installed-dev ## ruff and mypy
 	$(BIN)/ruff check .

@@ -191,13 +191,51 @@ def allow_header(app: Litestar) -> Any:
         if not allowed:
             for route in app.routes:
                 if isinstance(route, HTTPRoute):
-                    allowed[route.path_format] = ", ".join(sorted(route.methods)).encode()
+                    listed = set(route.methods)
+                    if "GET" in listed:
+                        listed.add("HEAD")  # head_as_get
+                    allowed[route.path_format] = ", ".join(sorted(listed)).encode()
         methods = allowed.get(scope.get("path_template", ""))
         if methods is not None:
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
             message["headers"] = [*headers, (b"allow", methods)]
 
     return list_methods
+
+
+def head_as_get(handler: Any) -> Any:
+    """HEAD answers as GET does, without the body (RFC 9110 §9.3.2): same status, same ETag
+    and caching headers. Litestar answers 405 to HEAD unless a route lists HEAD itself (the
+    calendar feeds do); a HEAD it refuses so is answered again as a GET whose body is dropped.
+    A 405 comes from routing, before any guard or handler ran."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await handler(scope, receive, send)
+            return
+        refused = False
+
+        async def unless_refused(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                refused = True
+            if not refused:
+                await send(message)
+
+        await handler(scope, receive, unless_refused)
+        if not refused:
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await handler({**scope, "method": "GET"}, receive, without_body)
+
+    return app
 
 
 def security_headers(settings: Settings) -> dict[str, str]:
@@ -321,5 +359,5 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
     app.before_send.append(allow_header(app))
     finalize(app, challenged_routes())
     # outermost, so requests no route matched are logged too (by a placeholder, not their path)
-    app.asgi_handler = request_log(app.asgi_handler)
+    app.asgi_handler = request_log(head_as_get(app.asgi_handler))
     return app

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,20 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def serve_public_url(env: MutableMapping[str, str], host: str, port: int) -> str:
+    """Absolute links (manage links, feed URLs) point where `caravan serve` listens unless
+    CARAVAN_PUBLIC_URL says otherwise; set in `env`, so server worker processes inherit it."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (a comparison, not a binding)
+        host = "127.0.0.1"  # listening everywhere: this machine is one address that answers
+    elif ":" in host:
+        host = f"[{host}]"
+    return env.setdefault("CARAVAN_PUBLIC_URL", f"http://{host}:{port}")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    serve_public_url(os.environ, args.host, args.port)
     settings = _settings()
     if args.migrate:
         asyncio.run(_migrate(settings))

@@ -91,14 +91,24 @@ async def _authenticate_partner(
     return partner
 
 
+def needs_account(handler: Any) -> bool:
+    """Whether a route answers only callers with credentials (it takes `account`, or says so:
+    a partner's routes)."""
+    return "account" in handler.parsed_fn_signature.parameters or handler.opt.get("auth") == (
+        "required"
+    )
+
+
 async def _authenticate(request: Request[Any, Any, Any], conn: asyncpg.Connection) -> Caller | None:
-    """The caller behind the bearer token; a bad token is a 401, never anonymous."""
+    """The caller behind the bearer token. A stale token (unknown, expired, revoked) is a 401
+    on a route that needs an account; a public route answers it as it answers no token, so a
+    browser that kept an old token still sees the public list and the feeds."""
     # A partner API key acts for its org, never as an account: no caller.
     token = None if request.state.partner is not None else bearer_token(request)
     caller = await authenticate(conn, token) if token is not None else None
-    if token is not None and caller is None:
+    if token is not None and caller is None and needs_account(request.route_handler):
         raise Unauthorized("This token is unknown, expired or revoked; log in again.")
-    # Handlers that take `account` need a signed-in caller.
+    # Handlers that take `account` need a signed-in caller (a partner's routes need its key).
     if caller is None and "account" in request.route_handler.parsed_fn_signature.parameters:
         raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
     return caller

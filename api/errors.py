@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import re
@@ -17,6 +18,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 
+from schemas.common import pattern_phrase
 from schemas.problems import FieldError, Problem
 
 log = logging.getLogger("caravan.errors")
@@ -148,8 +150,104 @@ def json_pointer(path: str) -> str:
     return "#/" + "/".join(parts) if parts else "#"
 
 
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
+_NAMED_FIELD = re.compile(r"Object (contains unknown|missing required) field `([^`]*)`")
 _AT_PATH = re.compile(r" - at `([^`]*)`$")
+
+# ---------------------------------------------------------------- validation messages in words
+# msgspec (and Litestar, which passes msgspec's text on) says `Expected `str` matching regex
+# '^[^\x00]*$'`; a person reads "must not contain NUL characters". Every message shape that
+# msgspec produces is mapped here, once; patterns are phrased where they are defined
+# (schemas.common.PATTERN_PHRASES).
+
+_TYPE_WORDS = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "array": "a list",
+    "object": "an object",
+    "datetime": "an RFC 3339 date-time",
+    "date": "an RFC 3339 date",
+    "uuid": "a UUID",
+    "bytes": "base64 text",
+}
+_LENGTH_UNITS = {"str": "characters", "array": "items", "object": "entries", "bytes": "bytes"}
+_COMPARISONS = {
+    ">=": "at least",
+    ">": "greater than",
+    "<=": "at most",
+    "<": "less than",
+}
+_REGEX = re.compile(r"^Expected `str` matching regex (?P<quoted>'.*'|\".*\")$")
+_LENGTH = re.compile(r"^Expected `(?P<kind>\w+)` of length (?P<op>[<>]=?) (?P<n>\d+)$")
+_BOUND = re.compile(r"^Expected `(?P<kind>int|float)` (?P<op>[<>]=?) (?P<n>-?[\d.e+-]+)$")
+_MULTIPLE = re.compile(r"^Expected `(?:int|float)` that's a multiple of (?P<n>[\d.]+)$")
+_TYPE = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
+_PLAIN = {
+    "Invalid UUID": "must be a UUID",
+    "Invalid RFC3339 encoded datetime": (
+        "must be an RFC 3339 date-time with an offset, such as 2026-12-05T10:00:00-08:00"
+    ),
+    "Invalid RFC3339 encoded date": "must be an RFC 3339 date such as 2026-12-05",
+    "Invalid RFC3339 encoded time": "must be an RFC 3339 time such as 10:00:00",
+    "Expected `datetime` with a timezone component": (
+        "needs a UTC offset, such as 2026-12-05T10:00:00-08:00 or …Z"
+    ),
+    "Expected `time` with a timezone component": "needs a UTC offset, such as 10:00:00Z",
+    "Invalid base64 encoded string": "must be base64 text",
+    "Object contains unknown field": "is not a field of this object",
+    "Object missing required field": "is required",
+}
+
+
+def _number(text: str) -> str:
+    """`5.0` as 5: bounds read as people write them."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() else text
+
+
+def _type_words(names: str) -> str:
+    words = [_TYPE_WORDS.get(name.strip(), name.strip()) for name in names.split("|")]
+    unique = list(dict.fromkeys(words))
+    return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " or " + unique[-1]
+
+
+def readable(message: str) -> str:
+    """One of msgspec's validation messages in words; never a regular expression."""
+    message = message.strip()
+    if message in _PLAIN:
+        return _PLAIN[message]
+    if message.startswith("Invalid enum value"):
+        return "is not one of the allowed values (the schema lists them)"
+    if (match := _REGEX.match(message)) is not None:
+        # msgspec quotes the pattern as Python's repr does; the bare text is tried too
+        try:
+            pattern = ast.literal_eval(match["quoted"])
+        except (ValueError, SyntaxError):
+            pattern = None
+        phrase = (pattern_phrase(pattern) if isinstance(pattern, str) else None) or pattern_phrase(
+            match["quoted"][1:-1]
+        )
+        return phrase or "is not in the expected form (the schema describes it)"
+    if (match := _LENGTH.match(message)) is not None:
+        n, unit = match["n"], _LENGTH_UNITS.get(match["kind"], "items")
+        if match["op"] == ">=" and n == "1":
+            return "must not be empty"
+        if n == "1":
+            unit = unit.removesuffix("s").replace("entrie", "entry")
+        return f"must have {_COMPARISONS[match['op']]} {n} {unit}"
+    if (match := _BOUND.match(message)) is not None:
+        return f"must be {_COMPARISONS[match['op']]} {_number(match['n'])}"
+    if (match := _MULTIPLE.match(message)) is not None:
+        return f"must be a multiple of {_number(match['n'])}"
+    if (match := _TYPE.match(message)) is not None:
+        return f"must be {_type_words(match['want'])}, not {_type_words(match['got'])}"
+    # a message of Litestar's own (a missing query parameter, say) is already words
+    return message.replace("`", "")
 
 
 def _field_error(item: dict[str, Any]) -> FieldError:
@@ -161,15 +259,16 @@ def _field_error(item: dict[str, Any]) -> FieldError:
         message = message[: at.start()]
         key = at.group(1)
     pointer = "#" if key in ("", "data") else json_pointer(key)
-    unknown = _UNKNOWN_FIELD.search(message)
-    if unknown:
-        pointer = (pointer.rstrip("/") if pointer != "#" else "#") + "/" + unknown.group(1)
-        message = "unknown field"
+    named = _NAMED_FIELD.search(message)
+    if named:
+        # the pointer names the field itself, not the object that lacks or has it
+        pointer = (pointer.rstrip("/") if pointer != "#" else "#") + "/" + named.group(2)
+        message = message[: named.start(2) - 2]
     if source == "header":
         key = key.replace("_", "-").lower()  # the header's name, not the handler's argument
     if source != "body":
         pointer = f"#/{source}/{key}" if key else f"#/{source}"
-    return FieldError(pointer=pointer, detail=message.replace("`", ""))
+    return FieldError(pointer=pointer, detail=readable(message))
 
 
 # ---------------------------------------------------------------- handlers

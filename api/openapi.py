@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy as copy_module
+import dataclasses
+import enum
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -14,6 +18,7 @@ from litestar.openapi.spec import (
     Discriminator,
     OpenAPI,
     OpenAPIFormat,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -23,6 +28,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
+from api.config import Settings
 from api.errors import PROBLEM_MEDIA_TYPE
 from schemas.problems import FieldError, Problem
 
@@ -96,10 +102,41 @@ _MANY = {"all_of", "any_of", "one_of", "prefix_items"}
 _FORMATS = {f.value for f in OpenAPIFormat}
 
 
+#: no string the API reads may hold NUL (api/app.py refuses it in every body, query and path
+#: before any handler); a string without a pattern of its own says so with this one
+NO_NUL = r"^[^\x00]*$"
+#: `Meta(extra_json_schema={SETTING_MAXIMUM: "max_guests_per_rsvp"})`: the maximum is a
+#: deployment setting; the contract shows its default (so `caravan openapi --check` does not
+#: depend on the environment) and says which variable moves it
+SETTING_MAXIMUM = "x-maximum-setting"
+
+
+def _setting_maximum(body: dict[str, Any]) -> dict[str, Any]:
+    name = body[SETTING_MAXIMUM]
+    default = next(f.default for f in msgspec.structs.fields(Settings) if f.name == name)
+    variable = "CARAVAN_" + name.upper()
+    note = f"At most {default} by default: a deployment setting ({variable})"
+    body = {k: v for k, v in body.items() if k != SETTING_MAXIMUM}
+    body["maximum"] = default
+    body["description"] = f"{body['description']}. {note}" if body.get("description") else note
+    return body
+
+
+def _refuses_nul(body: dict[str, Any]) -> bool:
+    return any(key in body for key in ("pattern", "format", "enum", "const"))
+
+
 def _spec(body: dict[str, Any]) -> Schema | Reference:
     """A JSON Schema (msgspec's) as Litestar's spec objects."""
     if "$ref" in body:
         return Reference(ref=body["$ref"])
+    if SETTING_MAXIMUM in body:
+        body = _setting_maximum(body)
+    kinds = body.get("type")
+    if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and not _refuses_nul(
+        body
+    ):
+        body = {**body, "pattern": NO_NUL}
     kwargs: dict[str, Any] = {}
     for key, value in body.items():
         name = _KEYWORDS.get(key) or re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
@@ -148,7 +185,7 @@ def _request_body_components(app: Litestar) -> dict[str, Schema]:
 
 def _security(handler: Any, declared: set[int]) -> list[dict[str, list[str]]] | None:
     """Required when the handler needs a signed-in account (or says so); optional when a
-    token only changes what the caller sees (a bad one still gets 401)."""
+    token only changes what the caller sees (a stale one is answered as no token: api/deps)."""
     if 401 not in declared:
         return None
     required = handler is None or (
@@ -166,10 +203,22 @@ _BOUNDS = {
 }
 
 
+def _refuse_nul(schema: Schema | Reference | None) -> None:
+    """A parameter's free strings (in every branch and item) carry the NUL-refusing pattern."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.type == OpenAPIType.STRING and not (
+        schema.pattern or schema.format or schema.enum or schema.const
+    ):
+        schema.pattern = NO_NUL
+    for branch in [*(schema.one_of or []), *(schema.any_of or []), schema.items]:
+        _refuse_nul(branch)  # type: ignore[arg-type]
+
+
 def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
     """A header is present or absent, never null: drop Litestar's `null` branch (a client would
-    send the text "None"; the query reads `null` as absent, so it keeps it); and keep the
-    bounds Litestar drops from optional numbers."""
+    send the text "None"; the query reads `null` as absent, so it keeps it); say that a free
+    string refuses NUL; and keep the bounds Litestar drops from optional numbers."""
     schema = parameter.schema
     if not isinstance(schema, Schema):
         return
@@ -180,6 +229,7 @@ def _tidy_parameter(parameter: Parameter, handler: Any) -> None:
         for name, value in vars(concrete[0]).items():
             if value is not None and getattr(schema, name, None) is None:
                 setattr(schema, name, value)
+    _refuse_nul(schema)
     if handler is None:
         return
     for field_name, field in handler.parsed_fn_signature.parameters.items():
@@ -218,6 +268,162 @@ _CHALLENGE_HEADER = Parameter(
 )
 
 
+# ---------------------------------------------------------------- responses, always complete
+
+#: the name of a response's copy of a component that request bodies use too
+OUTPUT_SUFFIX = "Output"
+
+
+_LEAVES = (str, int, float, bool, enum.Enum)
+
+
+def _references(node: Any) -> Iterator[Reference]:
+    """Every Reference inside `node` (spec objects, lists and dicts), iteratively."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, _LEAVES):
+            continue
+        if isinstance(item, Reference):
+            yield item
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(vars(item).values())
+
+
+def _ref_name(reference: Reference) -> str:
+    return reference.ref.rsplit("/", 1)[-1]
+
+
+def _refs(node: Any) -> set[str]:
+    """Names of the components `node` refers to."""
+    return {_ref_name(r) for r in _references(node)}
+
+
+def _closure(names: set[str], graph: dict[str, set[str]]) -> set[str]:
+    """`names` and every component they refer to, transitively (`graph`: direct refs)."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in graph:
+            seen.add(name)
+            todo.extend(graph[name])
+    return seen
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> None:
+    """Point `node`'s references to renamed components (in place)."""
+    for reference in _references(node):
+        name = _ref_name(reference)
+        if name in renames:
+            reference.ref = "#/components/schemas/" + renames[name]
+
+
+def project_structs() -> dict[str, type[msgspec.Struct]]:
+    """The project's Structs by class name (the component names Litestar and msgspec give)."""
+    found: dict[str, type[msgspec.Struct]] = {}
+    clashes: set[str] = set()
+    todo: list[type[msgspec.Struct]] = list(msgspec.Struct.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if not cls.__module__.startswith(("schemas.", "api.")):
+            continue
+        if found.setdefault(cls.__name__, cls) is not cls:
+            clashes.add(cls.__name__)
+    return {name: cls for name, cls in found.items() if name not in clashes}
+
+
+def always_sent(cls: type[msgspec.Struct]) -> list[str]:
+    """The fields msgspec writes in every encoding of `cls`: all of them, unless it omits
+    defaults (then those without one)."""
+    fields = msgspec.structs.fields(cls)
+    if cls.__struct_config__.omit_defaults:
+        return [f.encode_name for f in fields if f.required]
+    return [f.encode_name for f in fields]
+
+
+def _complete_responses(schema: OpenAPI, schemas: dict[str, Schema]) -> None:
+    """Mark every property a response always carries as required (nullable ones stay
+    nullable: required is not non-null), so generated clients need no `?? ''`.
+
+    msgspec encodes every field of a Struct (unless it omits defaults), so a response's
+    property is optional only when its Struct says so. A component that request bodies use
+    too keeps its request form (a default there means "may be left out"); responses get a
+    copy named `<Name>Output`.
+    """
+    responses: set[str] = set()
+    requests: set[str] = set()
+    operations = []
+    for item in (schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch", "head"):
+            operation = getattr(item, method, None)
+            if operation is not None:
+                operations.append(operation)
+                responses |= _refs(operation.responses)
+                requests |= _refs([operation.request_body, operation.parameters])
+    graph = {name: _refs(component) for name, component in schemas.items()}
+    responses = _closure(responses, graph)
+    requests = _closure(requests, graph)
+    structs = project_structs()
+    wanted: dict[str, list[str]] = {}
+    for name in sorted(responses):
+        cls = structs.get(name)
+        component = schemas[name]
+        if cls is None or not component.properties:
+            continue
+        required = [p for p in always_sent(cls) if p in component.properties]
+        if sorted(required) != sorted(component.required or []):
+            wanted[name] = required
+    renames = {name: name + OUTPUT_SUFFIX for name in wanted if name in requests}
+    # a shared component holding a renamed one needs its own response copy too
+    while extra := {
+        name
+        for name in responses & requests
+        if name not in renames and _closure({name}, graph) & set(renames)
+    }:
+        renames |= {name: name + OUTPUT_SUFFIX for name in extra}
+    for name, copy in renames.items():
+        schemas[copy] = copy_module.deepcopy(schemas[name])
+        schemas[copy].title = copy
+    for name, required in wanted.items():
+        schemas[renames.get(name, name)].required = sorted(required)
+    if renames:
+        _rename_refs([op.responses for op in operations], renames)
+        _rename_refs([schemas[n] for n in responses if n not in requests], renames)
+        _rename_refs([schemas[copy] for copy in renames.values()], renames)
+
+
+_VALIDATORS = ("ETag", "Last-Modified", "Cache-Control")
+
+
+def _document_validators(responses: dict[str, Any]) -> None:
+    """A conditional GET sends its ETag on 200 and on 304 alike (RFC 9110 §15.4.5), and the
+    contract says so: the 304 carries the 200's validators and caching headers."""
+    ok = responses.get("200")
+    headers = dict(getattr(ok, "headers", None) or {})
+    headers.setdefault(
+        "ETag",
+        OpenAPIHeader(
+            schema=Schema(type=OpenAPIType.STRING),
+            description="Strong validator (a hash of the body): send it back in If-None-Match",
+            required=True,
+        ),
+    )
+    if isinstance(ok, OpenAPIResponse):
+        ok.headers = headers
+    existing = responses.get("304")
+    responses["304"] = OpenAPIResponse(
+        description=getattr(existing, "description", None)
+        or "Not modified since the ETag or date the request named",
+        headers={name: headers[name] for name in _VALIDATORS if name in headers},
+    )
+
+
 def finalize(app: Litestar, challenged: frozenset[tuple[str, str]] = frozenset()) -> OpenAPI:
     """Replace every error response with problem+json, describe request bodies exactly, and
     declare which operations need a bearer token and which only accept one; `challenged`
@@ -236,7 +442,7 @@ def finalize(app: Litestar, challenged: frozenset[tuple[str, str]] = frozenset()
     schemas = dict(schema.components.schemas or {})
     schemas.update(_request_body_components(app))
     schemas.update(_problem_components())
-    schema.components.schemas = dict(sorted(schemas.items()))
+    schema.components.schemas = schemas
     schema.components.security_schemes = {
         "bearerAuth": SecurityScheme(
             type="http", scheme="bearer", description="A session token from POST /v1/sessions"
@@ -260,10 +466,8 @@ def finalize(app: Litestar, challenged: frozenset[tuple[str, str]] = frozenset()
             conditional = {
                 p.name.lower() for p in operation.parameters or [] if isinstance(p, Parameter)
             } & _NOT_MODIFIED_HEADERS
-            if conditional and "304" not in responses:
-                responses["304"] = OpenAPIResponse(
-                    description="Not modified since the ETag or date the request named"
-                )
+            if conditional:
+                _document_validators(responses)
             for status in sorted(declared):
                 responses[str(status)] = _problem_response(status)
             operation.responses = responses
@@ -278,6 +482,8 @@ def finalize(app: Litestar, challenged: frozenset[tuple[str, str]] = frozenset()
             security = _security(handler, declared)
             if security is not None:
                 operation.security = security
+    _complete_responses(schema, schemas)
+    schema.components.schemas = dict(sorted(schemas.items()))
     return schema
 
 

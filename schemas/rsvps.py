@@ -44,9 +44,10 @@ Guests = Annotated[
     int,
     Meta(
         ge=0,
-        le=1000,
-        description="People coming with you (the configured maximum applies); places = 1 + guests",
+        le=1000,  # the deployment's own maximum is checked by the service (a 422)
+        description="People coming with you; places = 1 + guests",
         examples=[2],
+        extra_json_schema={"x-maximum-setting": "max_guests_per_rsvp"},
     ),
 ]
 LanguageNeeds = Annotated[

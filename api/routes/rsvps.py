@@ -205,7 +205,7 @@ class RsvpController(Controller):
 
     @get(
         "/v1/events/{event_id:uuid}/rsvps.csv",
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
         opt={"problems": (401, 403, 404)},
     )
     async def export_attendees(
@@ -230,7 +230,7 @@ class RsvpController(Controller):
         )
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
             headers={
                 **_NO_STORE,
                 "Content-Disposition": f'attachment; filename="rsvps-{event_id}.csv"',

@@ -635,7 +635,7 @@ class TripApplicationController(Controller):
 
     @get(
         "/v1/trips/{trip_id:uuid}/roster.csv",
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
         opt={"problems": (401, 403, 404, 422)},
     )
     async def export_roster(
@@ -662,7 +662,7 @@ class TripApplicationController(Controller):
         )
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
             headers={
                 **_NO_STORE,
                 "Content-Disposition": f'attachment; filename="roster-{trip_id}.csv"',

@@ -170,7 +170,8 @@ async def finish_run(
     last_modified: str | None,
     keep_validators: bool,
 ) -> asyncpg.Record:
-    """Record the run and schedule the next one."""
+    """Record the run and schedule the next one. The run finishes now by the clock, not at
+    the transaction's start (`now()`), which came before the run's own start."""
     await conn.execute(
         """
         UPDATE feed_imports
@@ -191,9 +192,10 @@ async def finish_run(
     )
     row = await conn.fetchrow(
         f"""
-        INSERT INTO feed_import_runs AS r (feed_import_id, started_at, status, added, updated,
-                                           removed, rejected, skipped, shared, error, notice)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        INSERT INTO feed_import_runs AS r (feed_import_id, started_at, finished_at, status,
+                                           added, updated, removed, rejected, skipped, shared,
+                                           error, notice)
+        VALUES ($1, $2, greatest(clock_timestamp(), $2), $3, $4, $5, $6, $7, $8, $9, $10, $11)
         RETURNING {RUN_COLUMNS}
         """,
         import_id,
