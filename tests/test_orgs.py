@@ -154,7 +154,7 @@ async def test_add_member_guards(client, cast):
     again = await client.post(url, json=body, headers=cast["owner"].headers)
     assert_problem(again, 409, "conflict")
     nobody = {"email": "nobody@example.org", "role": "member"}
-    assert_problem(await client.post(url, json=nobody, headers=cast["owner"].headers), 404)
+    assert_problem(await client.post(url, json=nobody, headers=cast["owner"].headers), 422)
 
 
 async def test_change_role_guards(client, cast):

@@ -109,7 +109,7 @@ class OrgController(Controller):
             headers=link_header(f"/v1/orgs/{slug}/members", {"limit": limit}, page.next_cursor),
         )
 
-    @post("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404, 409)})
+    @post("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_member(
         self,
         conn: NamedDependency[asyncpg.Connection],

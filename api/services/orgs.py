@@ -184,7 +184,12 @@ async def add_member(
     _check_can_grant(org["role"], data.role)
     new_id = await accounts.find_account_id_by_email(conn, keyring, data.email)
     if new_id is None:
-        raise NotFound("No account uses this email; ask them to sign up first.")
+        # 422, not 404: the org exists; what the body names does not (a 404 here read as
+        # "no such org" to clients and to schemathesis' stateful checks)
+        raise RuleViolation(
+            "No account uses this email; ask them to sign up first.",
+            errors=[FieldError(pointer="#/email", detail="no account uses this email")],
+        )
     record = await orgs.insert_membership(conn, org["id"], new_id, data.role)
     if record is None:
         raise Conflict("This person is already a member; change their role instead.")
