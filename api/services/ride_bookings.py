@@ -13,7 +13,7 @@ from api.pagination import decode_cursor, split_page
 from api.services.ride_notices import notify, record_offer_change
 from api.services.ride_offers import require_driver, visible_offer
 from api.services.ride_parents import Parent, load_parent, require_can_ride
-from api.services.ride_seats import check_bookable, leg_departure, leg_seats, not_enough_seats
+from api.services.ride_seats import check_bookable, leg_departure, not_enough_seats, seats_free
 from api.services.ride_views import booking_view
 from db.queries import ride_bookings as booking_queries
 from db.queries import ride_offers as offer_queries
@@ -36,8 +36,7 @@ async def create_booking(
         )
     now = datetime.now(UTC)
     check_bookable(offer, parent, data.leg, data.seats, now)
-    offered, taken = leg_seats(offer, data.leg)
-    if data.seats > (offered or 0) - taken:
+    if data.seats > (seats_free(offer, data.leg) or 0):
         raise not_enough_seats(offer, data.leg, data.seats)
     status = "confirmed" if offer["auto_confirm"] else "requested"
     booking = await booking_queries.insert_booking(

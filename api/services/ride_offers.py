@@ -66,6 +66,15 @@ def _offer_rules(values: dict[str, Any], parent: Parent, now: datetime) -> None:
         raise RuleViolation("; ".join(f"{e.pointer[2:]} {e.detail}" for e in errors), errors=errors)
 
 
+async def _fresh_view(
+    conn: asyncpg.Connection, keyring: Keyring, offer_id: UUID, account_id: UUID
+) -> RideOffer:
+    """The offer read again after a change, as its caller sees it."""
+    row = await offer_queries.select_offer(conn, offer_id, account_id)
+    assert row is not None
+    return await offer_view(conn, keyring, row, account_id)
+
+
 async def create_offer(
     conn: asyncpg.Connection,
     keyring: Keyring,
@@ -105,9 +114,7 @@ async def create_offer(
         values=values,
     )
     await record_offer_change(conn, offer_id, "ride.offer_created")
-    row = await offer_queries.select_offer(conn, offer_id, account_id)
-    assert row is not None
-    return await offer_view(conn, keyring, row, account_id)
+    return await _fresh_view(conn, keyring, offer_id, account_id)
 
 
 async def visible_offer(
@@ -238,9 +245,7 @@ async def update_offer(
             pickup_changed=data.pickup is not UNSET,
         )
     await record_offer_change(conn, offer_id, "ride.offer_updated")
-    row = await offer_queries.select_offer(conn, offer_id, account_id)
-    assert row is not None
-    return await offer_view(conn, keyring, row, account_id)
+    return await _fresh_view(conn, keyring, offer_id, account_id)
 
 
 async def cancel_locked_offer(
@@ -280,6 +285,4 @@ async def cancel_offer(
     if offer["status"] == "completed":
         raise Conflict("This ride has already taken place.")
     await cancel_locked_offer(conn, offer, "driver", message.strip() if message else None)
-    row = await offer_queries.select_offer(conn, offer_id, account_id)
-    assert row is not None
-    return await offer_view(conn, keyring, row, account_id)
+    return await _fresh_view(conn, keyring, offer_id, account_id)

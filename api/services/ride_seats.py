@@ -22,7 +22,7 @@ def leg_departure(offer: asyncpg.Record, leg: str) -> datetime | None:
     return offer["departs_at"] if leg == "outbound" else offer["return_departs_at"]  # type: ignore[no-any-return]
 
 
-def leg_seats(offer: asyncpg.Record, leg: str) -> tuple[int | None, int]:
+def _leg_seats(offer: asyncpg.Record, leg: str) -> tuple[int | None, int]:
     """(seats offered, seats taken) on a leg; offered is None when there is no return leg."""
     if leg == "outbound":
         return offer["seats"], offer["seats_taken"]
@@ -31,7 +31,7 @@ def leg_seats(offer: asyncpg.Record, leg: str) -> tuple[int | None, int]:
 
 def seats_free(offer: asyncpg.Record, leg: str) -> int | None:
     """Free seats on a leg; None when the offer has no return leg."""
-    offered, taken = leg_seats(offer, leg)
+    offered, taken = _leg_seats(offer, leg)
     return None if offered is None else offered - taken
 
 
@@ -50,7 +50,7 @@ def check_bookable(
     if offer["status"] == "completed" or departure <= now:
         raise Conflict(f"The {leg} leg of this ride has already left.")
     require_live_parent(parent, now)
-    offered = leg_seats(offer, leg)[0]
+    offered = _leg_seats(offer, leg)[0]
     assert offered is not None
     if seats > offered:
         raise Conflict(
@@ -60,8 +60,7 @@ def check_bookable(
 
 
 def not_enough_seats(offer: asyncpg.Record, leg: str, seats: int) -> Conflict:
-    offered, taken = leg_seats(offer, leg)
-    free = (offered or 0) - taken
+    free = seats_free(offer, leg) or 0
     return Conflict(
         f"Not enough free seats on the {leg} leg: {free} free, {seats} asked. "
         "Someone else took them first.",

@@ -25,7 +25,7 @@ async def offer_view(
     offer: asyncpg.Record,
     account_id: UUID | None,
 ) -> RideOffer:
-    """The offer as `account_id` may see it (the row comes from db.queries.rides with that
+    """The offer as `account_id` may see it (the row comes from db.queries.ride_offers with that
     account as the caller)."""
     is_driver = account_id is not None and offer["driver_id"] == account_id
     pickup = await open_pickup(conn, keyring, offer) if may_see_pickup(offer, account_id) else None
