@@ -16,17 +16,18 @@ from api.services.ride_views import booking_view, offer_view, request_view
 from db.queries import ride_bookings as booking_queries
 from db.queries import ride_offers as offer_queries
 from db.queries import ride_requests as request_queries
+from db.queries.ride_bookings import BookingRow
 from schemas.rides import CalendarRide, Leg, MyRideBooking, MyRides, OfferStatus, RidePickup
 
 MY_RIDES_LIMIT = 200
 
 
 async def _booked_offers(
-    conn: asyncpg.Connection, bookings: Sequence[asyncpg.Record], account_id: UUID
+    conn: asyncpg.Connection, bookings: Sequence[BookingRow], account_id: UUID
 ) -> dict[UUID, asyncpg.Record]:
     """The offers these bookings are on, by id, as the account sees them."""
     rows = await offer_queries.select_offers_by_ids(
-        conn, list({b["offer_id"] for b in bookings}), account_id
+        conn, list({b.offer_id for b in bookings}), account_id
     )
     return {r["id"]: r for r in rows}
 
@@ -83,7 +84,7 @@ async def my_rides(
         bookings=[
             MyRideBooking(
                 booking=booking_view(b, account_id),
-                offer=await offer_view(conn, keyring, booked[b["offer_id"]], account_id),
+                offer=await offer_view(conn, keyring, booked[b.offer_id], account_id),
             )
             for b in bookings
         ],
@@ -131,29 +132,29 @@ async def rides_for_calendar(
             conn, account_id, since, MY_RIDES_LIMIT
         )
         # confirmed, or cancelled after having been confirmed (decided, then cancelled)
-        if b["status"] == "confirmed" or (b["status"] == "cancelled" and b["decided_at"])
+        if b.status == "confirmed" or (b.status == "cancelled" and b.decided_at)
     ]
     offers = await _booked_offers(conn, bookings, account_id)
     for b in bookings:
-        o = offers[b["offer_id"]]
-        live = b["status"] == "confirmed"
+        o = offers[b.offer_id]
+        live = b.status == "confirmed"
         pickup = (
             await open_pickup(conn, keyring, o)
             if include_pickup and live and may_see_pickup(o, account_id)
             else None
         )
-        leg_departs = leg_departure(o, b["leg"])
+        leg_departs = leg_departure(o, b.leg)
         assert leg_departs is not None
         items.append(
             _calendar_ride(
                 o,
-                booking_id=b["id"],
+                booking_id=b.id,
                 role="rider",
-                leg=b["leg"],
+                leg=b.leg,
                 departs_at=leg_departs,
                 status=o["status"] if live else "cancelled",
-                seats=b["seats"],
-                updated_at=max(o["updated_at"], b["updated_at"]),
+                seats=b.seats,
+                updated_at=max(o["updated_at"], b.updated_at),
                 pickup=pickup,
             )
         )

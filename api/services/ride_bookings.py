@@ -19,6 +19,7 @@ from db.queries import ride_bookings as booking_queries
 from db.queries import ride_offers as offer_queries
 from db.queries import ride_requests as request_queries
 from db.queries import ride_seats as seat_queries
+from db.queries.ride_bookings import BookingRow
 from schemas.rides import RideBooking, RideBookingCreate, RideBookingPage
 
 NO_BOOKING = "No ride booking has this id, or it is not yours."
@@ -52,7 +53,7 @@ async def create_booking(
         if await seat_queries.move_seats(conn, offer_id, data.leg, data.seats) is None:
             raise not_enough_seats(offer, data.leg, data.seats)
         await request_queries.sync_requests(conn, [account_id], offer["event_id"], offer["trip_id"])
-    extra = {"booking_id": str(booking["id"]), "leg": data.leg, "seats": data.seats}
+    extra = {"booking_id": str(booking.id), "leg": data.leg, "seats": data.seats}
     kind = f"ride.booking_{status}"
     await notify(conn, offer, [offer["driver_id"]], kind, status=status, **extra)
     if status == "confirmed":
@@ -63,31 +64,31 @@ async def create_booking(
 
 async def _locked_booking(
     conn: asyncpg.Connection, booking_id: UUID, account_id: UUID
-) -> tuple[asyncpg.Record, asyncpg.Record, Parent]:
+) -> tuple[BookingRow, asyncpg.Record, Parent]:
     """The booking (locked after its offer), its offer and parent; 404 unless the caller is
     the rider or the driver."""
     first = await booking_queries.select_booking(conn, booking_id)
     if first is None:
         raise NotFound(NO_BOOKING)
-    parent_ids = await offer_queries.select_offer_parent(conn, first["offer_id"])
+    parent_ids = await offer_queries.select_offer_parent(conn, first.offer_id)
     assert parent_ids is not None
     await offer_queries.share_lock_parent(conn, *parent_ids)
-    offer = await offer_queries.select_offer(conn, first["offer_id"], account_id, for_update=True)
+    offer = await offer_queries.select_offer(conn, first.offer_id, account_id, for_update=True)
     assert offer is not None
     booking = await booking_queries.select_booking(conn, booking_id, for_update=True)
     assert booking is not None
-    if account_id not in (booking["rider_id"], offer["driver_id"]):
+    if account_id not in (booking.rider_id, offer["driver_id"]):
         raise NotFound(NO_BOOKING)
     parent = await load_parent(conn, offer["event_id"], offer["trip_id"], account_id)
     assert parent is not None
     return booking, offer, parent
 
 
-def _notice(booking: asyncpg.Record, status: str, **extra: Any) -> dict[str, Any]:
+def _notice(booking: BookingRow, status: str, **extra: Any) -> dict[str, Any]:
     return {
-        "booking_id": str(booking["id"]),
-        "leg": booking["leg"],
-        "seats": booking["seats"],
+        "booking_id": str(booking.id),
+        "leg": booking.leg,
+        "seats": booking.seats,
         "status": status,
         **extra,
     }
@@ -101,24 +102,19 @@ async def decide_booking(
     require_driver(
         offer, account_id, f"{'confirms' if decision == 'confirmed' else 'declines'} bookings"
     )
-    if booking["status"] != "requested":
-        raise Conflict(
-            f"Only a requested booking can be {decision}; this one is {booking['status']}."
-        )
+    if booking.status != "requested":
+        raise Conflict(f"Only a requested booking can be {decision}; this one is {booking.status}.")
     if decision == "confirmed":
-        check_bookable(offer, parent, booking["leg"], booking["seats"], datetime.now(UTC))
-        if (
-            await seat_queries.move_seats(conn, offer["id"], booking["leg"], booking["seats"])
-            is None
-        ):
-            raise not_enough_seats(offer, booking["leg"], booking["seats"])
+        check_bookable(offer, parent, booking.leg, booking.seats, datetime.now(UTC))
+        if await seat_queries.move_seats(conn, offer["id"], booking.leg, booking.seats) is None:
+            raise not_enough_seats(offer, booking.leg, booking.seats)
     updated = await booking_queries.update_booking_status(conn, booking_id, decision)
     if decision == "confirmed":
         await request_queries.sync_requests(
-            conn, [booking["rider_id"]], offer["event_id"], offer["trip_id"]
+            conn, [booking.rider_id], offer["event_id"], offer["trip_id"]
         )
     await notify(
-        conn, offer, [booking["rider_id"]], f"ride.booking_{decision}", **_notice(booking, decision)
+        conn, offer, [booking.rider_id], f"ride.booking_{decision}", **_notice(booking, decision)
     )
     await record_offer_change(conn, offer["id"], "ride.booking_changed")
     return booking_view(updated, account_id)
@@ -129,20 +125,20 @@ async def cancel_booking(
 ) -> RideBooking:
     """The rider cancels their booking, or the driver removes the rider; seats free at once."""
     booking, offer, _ = await _locked_booking(conn, booking_id, account_id)
-    by = "rider" if booking["rider_id"] == account_id else "driver"
-    if booking["status"] not in ("requested", "confirmed"):
-        raise Conflict(f"This booking is already {booking['status']}.")
-    departure = leg_departure(offer, booking["leg"])
+    by = "rider" if booking.rider_id == account_id else "driver"
+    if booking.status not in ("requested", "confirmed"):
+        raise Conflict(f"This booking is already {booking.status}.")
+    departure = leg_departure(offer, booking.leg)
     if offer["status"] == "completed" or (departure is not None and departure <= datetime.now(UTC)):
-        raise Conflict(f"The {booking['leg']} leg of this ride has already left.")
-    if booking["status"] == "confirmed":
-        moved = await seat_queries.move_seats(conn, offer["id"], booking["leg"], -booking["seats"])
+        raise Conflict(f"The {booking.leg} leg of this ride has already left.")
+    if booking.status == "confirmed":
+        moved = await seat_queries.move_seats(conn, offer["id"], booking.leg, -booking.seats)
         assert moved is not None
     updated = await booking_queries.update_booking_status(conn, booking_id, "cancelled", by)
     await request_queries.sync_requests(
-        conn, [booking["rider_id"]], offer["event_id"], offer["trip_id"]
+        conn, [booking.rider_id], offer["event_id"], offer["trip_id"]
     )
-    told = offer["driver_id"] if by == "rider" else booking["rider_id"]
+    told = offer["driver_id"] if by == "rider" else booking.rider_id
     await notify(
         conn, offer, [told], "ride.booking_cancelled", **_notice(booking, "cancelled", by=by)
     )
@@ -164,10 +160,10 @@ async def list_bookings(
         after=after,
         limit=limit + 1,
     )
-    page, next_cursor = split_page(rows, limit, lambda r: (r["created_at"], r["id"]))
+    page, next_cursor = split_page(rows, limit, lambda r: (r.created_at, r.id))
     return RideBookingPage(
         items=[
-            booking_view(r, account_id, rider_name=r["rider_name"] if is_driver else None)
+            booking_view(r, account_id, rider_name=r.rider_name if is_driver else None)
             for r in page
         ],
         next_cursor=next_cursor,

@@ -258,7 +258,7 @@ async def cancel_locked_offer(
     released = await booking_queries.cancel_offer_bookings(conn, offer["id"])
     await offer_queries.cancel_offer(conn, offer["id"], reason)
     await forget_pickup(conn, offer["id"])
-    riders = list(dict.fromkeys(b["rider_id"] for b in released))
+    riders = list(dict.fromkeys(b.rider_id for b in released))
     if riders:
         await request_queries.sync_requests(conn, riders, offer["event_id"], offer["trip_id"])
     extra: dict[str, Any] = {"reason": reason}

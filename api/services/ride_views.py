@@ -16,6 +16,7 @@ import msgspec
 from api.crypto import Keyring
 from api.services.ride_pickups import may_see_pickup, open_pickup
 from api.services.ride_seats import seats_free
+from db.queries.ride_bookings import BookingRow
 from schemas.rides import RideBooking, RideOffer, RideOfferLinks, RideRequest, RideRider
 
 
@@ -73,20 +74,20 @@ async def offer_view(
 
 
 def booking_view(
-    booking: asyncpg.Record, account_id: UUID, *, rider_name: str | None = None
+    booking: BookingRow, account_id: UUID, *, rider_name: str | None = None
 ) -> RideBooking:
     return RideBooking(
-        id=booking["id"],
-        offer_id=booking["offer_id"],
-        leg=booking["leg"],
-        seats=booking["seats"],
-        status=booking["status"],
-        ended_by=booking["ended_by"],
-        is_mine=booking["rider_id"] == account_id,
+        id=booking.id,
+        offer_id=booking.offer_id,
+        leg=booking.leg,
+        seats=booking.seats,
+        status=booking.status,
+        ended_by=booking.ended_by,
+        is_mine=booking.rider_id == account_id,
         rider_name=rider_name,
-        created_at=booking["created_at"],
-        updated_at=booking["updated_at"],
-        decided_at=booking["decided_at"],
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+        decided_at=booking.decided_at,
     )
 
 

@@ -7,10 +7,40 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import msgspec
+
+from schemas.rides import BookingStatus, EndedBy, Leg
 
 BOOKING_COLUMNS = """
        b.id, b.offer_id, b.org_id, b.rider_id, b.leg, b.seats, b.status, b.ended_by,
        b.created_at, b.updated_at, b.decided_at, b.cancelled_at"""
+
+
+class BookingRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A booking as BOOKING_COLUMNS reads it, typed so that a mistyped column fails mypy."""
+
+    id: UUID
+    offer_id: UUID
+    org_id: UUID
+    rider_id: UUID
+    leg: Leg
+    seats: int
+    status: BookingStatus
+    ended_by: EndedBy | None
+    created_at: datetime
+    updated_at: datetime
+    decided_at: datetime | None
+    cancelled_at: datetime | None
+    #: only from select_offer_bookings: the rider's display name while the booking is live
+    rider_name: str | None = None
+
+
+def _booking(row: asyncpg.Record) -> BookingRow:
+    return msgspec.convert(dict(row.items()), BookingRow)
+
+
+def _maybe_booking(row: asyncpg.Record | None) -> BookingRow | None:
+    return None if row is None else _booking(row)
 
 
 async def insert_booking(
@@ -21,9 +51,9 @@ async def insert_booking(
     leg: str,
     seats: int,
     status: str,
-) -> asyncpg.Record | None:
+) -> BookingRow | None:
     """None when the rider already holds a live booking on this leg of the offer."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""
         INSERT INTO ride_bookings AS b (offer_id, org_id, rider_id, leg, seats, status, decided_at)
         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'confirmed' THEN now() END)
@@ -38,20 +68,22 @@ async def insert_booking(
         seats,
         status,
     )
+    return _maybe_booking(row)
 
 
 async def select_booking(
     conn: asyncpg.Connection, booking_id: UUID, *, for_update: bool = False
-) -> asyncpg.Record | None:
+) -> BookingRow | None:
     lock = "FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"SELECT {BOOKING_COLUMNS} FROM ride_bookings b WHERE b.id = $1 {lock}", booking_id
     )
+    return _maybe_booking(row)
 
 
 async def update_booking_status(
     conn: asyncpg.Connection, booking_id: UUID, status: str, ended_by: str | None = None
-) -> asyncpg.Record:
+) -> BookingRow:
     row = await conn.fetchrow(
         f"""
         UPDATE ride_bookings AS b
@@ -69,12 +101,12 @@ async def update_booking_status(
         ended_by,
     )
     assert row is not None
-    return row
+    return _booking(row)
 
 
-async def cancel_offer_bookings(conn: asyncpg.Connection, offer_id: UUID) -> list[asyncpg.Record]:
+async def cancel_offer_bookings(conn: asyncpg.Connection, offer_id: UUID) -> list[BookingRow]:
     """Release every live booking of a cancelled offer; the released rows."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         UPDATE ride_bookings AS b
            SET status = 'cancelled', ended_by = 'ride', cancelled_at = now(), updated_at = now()
@@ -83,6 +115,7 @@ async def cancel_offer_bookings(conn: asyncpg.Connection, offer_id: UUID) -> lis
         """,
         offer_id,
     )
+    return [_booking(r) for r in rows]
 
 
 async def has_live_bookings(conn: asyncpg.Connection, offer_id: UUID, leg: str) -> bool:
@@ -116,10 +149,10 @@ async def select_offer_bookings(
     rider_id: UUID | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[BookingRow]:
     """An offer's bookings, oldest first (only `rider_id`'s when given), with the rider's
     display name while a booking is requested or confirmed."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT {BOOKING_COLUMNS},
                CASE WHEN b.status IN ('requested', 'confirmed')
@@ -137,13 +170,14 @@ async def select_offer_bookings(
         *(after or (None, None)),
         limit,
     )
+    return [_booking(r) for r in rows]
 
 
 async def select_rider_bookings(
     conn: asyncpg.Connection, account_id: UUID, since: datetime, limit: int
-) -> list[asyncpg.Record]:
+) -> list[BookingRow]:
     """The account's bookings on legs leaving after `since`, soonest first."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT {BOOKING_COLUMNS}
           FROM ride_bookings b
@@ -159,3 +193,4 @@ async def select_rider_bookings(
         since,
         limit,
     )
+    return [_booking(r) for r in rows]
