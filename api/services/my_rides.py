@@ -17,6 +17,7 @@ from db.queries import ride_bookings as booking_queries
 from db.queries import ride_offers as offer_queries
 from db.queries import ride_requests as request_queries
 from db.queries.ride_bookings import BookingRow
+from db.queries.ride_offers import OfferRow
 from schemas.rides import CalendarRide, Leg, MyRideBooking, MyRides, OfferStatus, RidePickup
 
 MY_RIDES_LIMIT = 200
@@ -24,16 +25,16 @@ MY_RIDES_LIMIT = 200
 
 async def _booked_offers(
     conn: asyncpg.Connection, bookings: Sequence[BookingRow], account_id: UUID
-) -> dict[UUID, asyncpg.Record]:
+) -> dict[UUID, OfferRow]:
     """The offers these bookings are on, by id, as the account sees them."""
     rows = await offer_queries.select_offers_by_ids(
         conn, list({b.offer_id for b in bookings}), account_id
     )
-    return {r["id"]: r for r in rows}
+    return {r.id: r for r in rows}
 
 
 def _calendar_ride(
-    offer: asyncpg.Record,
+    offer: OfferRow,
     *,
     booking_id: UUID | None,
     role: Literal["driver", "rider"],
@@ -47,17 +48,17 @@ def _calendar_ride(
     """One leg of `offer` in a calendar; what the driver's and a rider's entries share comes
     from the offer."""
     return CalendarRide(
-        offer_id=offer["id"],
+        offer_id=offer.id,
         booking_id=booking_id,
         role=role,
         leg=leg,
-        event_id=offer["event_id"],
-        trip_id=offer["trip_id"],
+        event_id=offer.event_id,
+        trip_id=offer.trip_id,
         departs_at=departs_at,
-        area=offer["area"],
+        area=offer.area,
         status=status,
-        event_changed=offer["event_changed"],
-        driver_name=offer["driver_name"],
+        event_changed=offer.event_changed,
+        driver_name=offer.driver_name,
         seats=seats,
         updated_at=updated_at,
         pickup=pickup,
@@ -109,9 +110,10 @@ async def rides_for_calendar(
     items: list[CalendarRide] = []
     for o in await offer_queries.select_driver_offers(conn, account_id, since, MY_RIDES_LIMIT):
         pickup = await open_pickup(conn, keyring, o) if include_pickup else None
-        legs: list[tuple[Leg, datetime, int]] = [("outbound", o["departs_at"], o["seats"])]
-        if o["return_departs_at"] is not None:
-            legs.append(("return", o["return_departs_at"], o["return_seats"]))
+        legs: list[tuple[Leg, datetime, int]] = [("outbound", o.departs_at, o.seats)]
+        # a CHECK keeps the return time and seats null together
+        if o.return_departs_at is not None and o.return_seats is not None:
+            legs.append(("return", o.return_departs_at, o.return_seats))
         for leg, departs, seats in legs:
             items.append(
                 _calendar_ride(
@@ -120,9 +122,9 @@ async def rides_for_calendar(
                     role="driver",
                     leg=leg,
                     departs_at=departs,
-                    status=o["status"],
+                    status=o.status,
                     seats=seats,
-                    updated_at=o["updated_at"],
+                    updated_at=o.updated_at,
                     pickup=pickup,
                 )
             )
@@ -152,9 +154,9 @@ async def rides_for_calendar(
                 role="rider",
                 leg=b.leg,
                 departs_at=leg_departs,
-                status=o["status"] if live else "cancelled",
+                status=o.status if live else "cancelled",
                 seats=b.seats,
-                updated_at=max(o["updated_at"], b.updated_at),
+                updated_at=max(o.updated_at, b.updated_at),
                 pickup=pickup,
             )
         )

@@ -20,6 +20,7 @@ from db.queries import ride_offers as offer_queries
 from db.queries import ride_requests as request_queries
 from db.queries import ride_seats as seat_queries
 from db.queries.ride_bookings import BookingRow
+from db.queries.ride_offers import OfferRow
 from schemas.rides import RideBooking, RideBookingCreate, RideBookingPage
 
 NO_BOOKING = "No ride booking has this id, or it is not yours."
@@ -31,7 +32,7 @@ async def create_booking(
     """Ask for seats (requested), or take them at once when the offer auto-confirms."""
     offer, parent = await visible_offer(conn, offer_id, account_id, lock=True)
     require_can_ride(parent)
-    if offer["driver_id"] == account_id:
+    if offer.driver_id == account_id:
         raise Conflict(
             "This is your own ride: you are its driver, so you cannot book a seat on it."
         )
@@ -39,9 +40,9 @@ async def create_booking(
     check_bookable(offer, parent, data.leg, data.seats, now)
     if data.seats > (seats_free(offer, data.leg) or 0):
         raise not_enough_seats(offer, data.leg, data.seats)
-    status = "confirmed" if offer["auto_confirm"] else "requested"
+    status = "confirmed" if offer.auto_confirm else "requested"
     booking = await booking_queries.insert_booking(
-        conn, offer_id, offer["org_id"], account_id, data.leg, data.seats, status
+        conn, offer_id, offer.org_id, account_id, data.leg, data.seats, status
     )
     if booking is None:
         raise Conflict(
@@ -52,10 +53,10 @@ async def create_booking(
         # the conditional UPDATE decides: if it finds no room, the booking rolls back with it
         if await seat_queries.move_seats(conn, offer_id, data.leg, data.seats) is None:
             raise not_enough_seats(offer, data.leg, data.seats)
-        await request_queries.sync_requests(conn, [account_id], offer["event_id"], offer["trip_id"])
+        await request_queries.sync_requests(conn, [account_id], offer.event_id, offer.trip_id)
     extra = {"booking_id": str(booking.id), "leg": data.leg, "seats": data.seats}
     kind = f"ride.booking_{status}"
-    await notify(conn, offer, [offer["driver_id"]], kind, status=status, **extra)
+    await notify(conn, offer, [offer.driver_id], kind, status=status, **extra)
     if status == "confirmed":
         await notify(conn, offer, [account_id], kind, status=status, **extra)
     await record_offer_change(conn, offer_id, "ride.booking_changed")
@@ -64,7 +65,7 @@ async def create_booking(
 
 async def _locked_booking(
     conn: asyncpg.Connection, booking_id: UUID, account_id: UUID
-) -> tuple[BookingRow, asyncpg.Record, Parent]:
+) -> tuple[BookingRow, OfferRow, Parent]:
     """The booking (locked after its offer), its offer and parent; 404 unless the caller is
     the rider or the driver."""
     first = await booking_queries.select_booking(conn, booking_id)
@@ -77,9 +78,9 @@ async def _locked_booking(
     assert offer is not None
     booking = await booking_queries.select_booking(conn, booking_id, for_update=True)
     assert booking is not None
-    if account_id not in (booking.rider_id, offer["driver_id"]):
+    if account_id not in (booking.rider_id, offer.driver_id):
         raise NotFound(NO_BOOKING)
-    parent = await load_parent(conn, offer["event_id"], offer["trip_id"], account_id)
+    parent = await load_parent(conn, offer.event_id, offer.trip_id, account_id)
     assert parent is not None
     return booking, offer, parent
 
@@ -106,17 +107,15 @@ async def decide_booking(
         raise Conflict(f"Only a requested booking can be {decision}; this one is {booking.status}.")
     if decision == "confirmed":
         check_bookable(offer, parent, booking.leg, booking.seats, datetime.now(UTC))
-        if await seat_queries.move_seats(conn, offer["id"], booking.leg, booking.seats) is None:
+        if await seat_queries.move_seats(conn, offer.id, booking.leg, booking.seats) is None:
             raise not_enough_seats(offer, booking.leg, booking.seats)
     updated = await booking_queries.update_booking_status(conn, booking_id, decision)
     if decision == "confirmed":
-        await request_queries.sync_requests(
-            conn, [booking.rider_id], offer["event_id"], offer["trip_id"]
-        )
+        await request_queries.sync_requests(conn, [booking.rider_id], offer.event_id, offer.trip_id)
     await notify(
         conn, offer, [booking.rider_id], f"ride.booking_{decision}", **_notice(booking, decision)
     )
-    await record_offer_change(conn, offer["id"], "ride.booking_changed")
+    await record_offer_change(conn, offer.id, "ride.booking_changed")
     return booking_view(updated, account_id)
 
 
@@ -129,20 +128,18 @@ async def cancel_booking(
     if booking.status not in ("requested", "confirmed"):
         raise Conflict(f"This booking is already {booking.status}.")
     departure = leg_departure(offer, booking.leg)
-    if offer["status"] == "completed" or (departure is not None and departure <= datetime.now(UTC)):
+    if offer.status == "completed" or (departure is not None and departure <= datetime.now(UTC)):
         raise Conflict(f"The {booking.leg} leg of this ride has already left.")
     if booking.status == "confirmed":
-        moved = await seat_queries.move_seats(conn, offer["id"], booking.leg, -booking.seats)
+        moved = await seat_queries.move_seats(conn, offer.id, booking.leg, -booking.seats)
         assert moved is not None
     updated = await booking_queries.update_booking_status(conn, booking_id, "cancelled", by)
-    await request_queries.sync_requests(
-        conn, [booking.rider_id], offer["event_id"], offer["trip_id"]
-    )
-    told = offer["driver_id"] if by == "rider" else booking.rider_id
+    await request_queries.sync_requests(conn, [booking.rider_id], offer.event_id, offer.trip_id)
+    told = offer.driver_id if by == "rider" else booking.rider_id
     await notify(
         conn, offer, [told], "ride.booking_cancelled", **_notice(booking, "cancelled", by=by)
     )
-    await record_offer_change(conn, offer["id"], "ride.booking_changed")
+    await record_offer_change(conn, offer.id, "ride.booking_changed")
     return booking_view(updated, account_id)
 
 
@@ -151,7 +148,7 @@ async def list_bookings(
 ) -> RideBookingPage:
     """All bookings for the driver (with requesters' and riders' names); your own otherwise."""
     offer, _ = await visible_offer(conn, offer_id, account_id)
-    is_driver = offer["driver_id"] == account_id
+    is_driver = offer.driver_id == account_id
     after = decode_cursor(cursor, tuple[datetime, UUID])
     rows = await booking_queries.select_offer_bookings(
         conn,

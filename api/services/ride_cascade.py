@@ -29,11 +29,11 @@ async def _flag_parent_rides(
     offers = await offer_queries.lock_live_offers(conn, event_id=event_id, trip_id=trip_id)
     if not offers:
         return 0
-    await offer_queries.flag_offers(conn, [o["id"] for o in offers])
+    await offer_queries.flag_offers(conn, [o.id for o in offers])
     for offer in offers:
-        riders = await booking_queries.select_live_riders(conn, [offer["id"]])
-        await notify(conn, offer, [offer["driver_id"], *riders], "ride.event_changed")
-        await record_offer_change(conn, offer["id"], "ride.offer_updated")
+        riders = await booking_queries.select_live_riders(conn, [offer.id])
+        await notify(conn, offer, [offer.driver_id, *riders], "ride.event_changed")
+        await record_offer_change(conn, offer.id, "ride.offer_updated")
     return len(offers)
 
 

@@ -102,7 +102,7 @@ async def list_offers(
         after=after,
         limit=limit + 1,
     )
-    page, next_cursor = split_page(rows, limit, lambda r: (r["sort_distance"], r["gap_s"], r["id"]))
+    page, next_cursor = split_page(rows, limit, lambda r: (r.sort_distance, r.gap_s, r.id))
     return RideOfferPage(
         items=[await offer_view(conn, keyring, r, account_id) for r in page],
         next_cursor=next_cursor,
@@ -121,7 +121,7 @@ async def matching_requests(
     offer, _ = await visible_offer(conn, offer_id, account_id)
     require_driver(offer, account_id, "sees the requests that fit a ride offer")
     after = decode_cursor(cursor, tuple[float, float, UUID])
-    if offer["status"] not in ("open", "full"):
+    if offer.status not in ("open", "full"):
         return RideRequestPage(items=[])
     rows = await match_queries.select_matching_requests(
         conn, offer_id, radius_km=radius_km, after=after, limit=limit + 1

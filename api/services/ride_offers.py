@@ -28,6 +28,7 @@ from api.services.ride_views import offer_view
 from db.queries import ride_bookings as booking_queries
 from db.queries import ride_offers as offer_queries
 from db.queries import ride_requests as request_queries
+from db.queries.ride_offers import OfferRow, OfferSummary
 from schemas.problems import FieldError
 from schemas.rides import RideOffer, RideOfferCreate, RideOfferPatch
 
@@ -119,7 +120,7 @@ async def create_offer(
 
 async def visible_offer(
     conn: asyncpg.Connection, offer_id: UUID, account_id: UUID, *, lock: bool = False
-) -> tuple[asyncpg.Record, Parent]:
+) -> tuple[OfferRow, Parent]:
     """The offer and its event or trip, if the caller may see them (else 404).
 
     With `lock`: KEY SHARE on the event or trip row first, then the offer row FOR UPDATE (the
@@ -133,21 +134,21 @@ async def visible_offer(
     offer = await offer_queries.select_offer(conn, offer_id, account_id, for_update=lock)
     if offer is None:
         raise NotFound(NO_OFFER)
-    parent = await load_parent(conn, offer["event_id"], offer["trip_id"], account_id)
+    parent = await load_parent(conn, offer.event_id, offer.trip_id, account_id)
     if parent is None or not parent.can_see:
         raise NotFound(NO_OFFER)
     return offer, parent
 
 
-def require_driver(offer: asyncpg.Record, account_id: UUID, action: str) -> None:
-    if offer["driver_id"] != account_id:
+def require_driver(offer: OfferRow, account_id: UUID, action: str) -> None:
+    if offer.driver_id != account_id:
         raise Forbidden(f"Only the driver {action}.")
 
 
-def _require_editable(offer: asyncpg.Record, now: datetime) -> None:
-    if offer["status"] == "cancelled":
+def _require_editable(offer: OfferRow, now: datetime) -> None:
+    if offer.status == "cancelled":
         raise Conflict("This ride is cancelled, and cancelled is final.")
-    if offer["status"] == "completed" or offer["departs_at"] <= now:
+    if offer.status == "completed" or offer.departs_at <= now:
         raise Conflict("This ride has already left.")
 
 
@@ -171,7 +172,7 @@ async def update_offer(
     require_driver(offer, account_id, "changes a ride offer")
     now = datetime.now(UTC)
     _require_editable(offer, now)
-    new: dict[str, Any] = {c: offer[c] for c in offer_queries.WRITABLE_COLUMNS}
+    new: dict[str, Any] = {c: getattr(offer, c) for c in offer_queries.WRITABLE_COLUMNS}
     new["accessibility"] = list(new["accessibility"])
     new.update(
         sent_fields(
@@ -196,9 +197,9 @@ async def update_offer(
         new["return_departs_at"] = None
     _offer_rules(new, parent, now)
     errors: list[FieldError] = []
-    if new["seats"] < offer["seats_taken"]:
+    if new["seats"] < offer.seats_taken:
         errors.append(
-            FieldError(pointer="#/seats", detail=f"at least {offer['seats_taken']} (seats taken)")
+            FieldError(pointer="#/seats", detail=f"at least {offer.seats_taken} (seats taken)")
         )
     if new["return_seats"] is None:
         if await booking_queries.has_live_bookings(conn, offer_id, "return"):
@@ -208,11 +209,11 @@ async def update_offer(
                     detail="riders hold return bookings; remove or decline them first",
                 )
             )
-    elif new["return_seats"] < offer["return_seats_taken"]:
+    elif new["return_seats"] < offer.return_seats_taken:
         errors.append(
             FieldError(
                 pointer="#/return_seats",
-                detail=f"at least {offer['return_seats_taken']} (seats taken)",
+                detail=f"at least {offer.return_seats_taken} (seats taken)",
             )
         )
     if errors:
@@ -226,8 +227,7 @@ async def update_offer(
     if data.contact is not UNSET:
         new["contact_ciphertext"] = await seal_contact(conn, keyring, offer_id, data.contact)
     moved = (
-        new["departs_at"] != offer["departs_at"]
-        or new["return_departs_at"] != offer["return_departs_at"]
+        new["departs_at"] != offer.departs_at or new["return_departs_at"] != offer.return_departs_at
     )
     if moved or data.event_changed is False:
         new["event_changed"] = False
@@ -241,7 +241,7 @@ async def update_offer(
             after,
             riders,
             "ride.changed",
-            return_departs_at=after["return_departs_at"],
+            return_departs_at=after.return_departs_at,
             pickup_changed=data.pickup is not UNSET,
         )
     await record_offer_change(conn, offer_id, "ride.offer_updated")
@@ -250,24 +250,24 @@ async def update_offer(
 
 async def cancel_locked_offer(
     conn: asyncpg.Connection,
-    offer: asyncpg.Record,
+    offer: OfferSummary,
     reason: str,
     message: str | None = None,
 ) -> None:
     """Cancel a locked offer: release every booking, purge the pickup, tell everyone."""
-    released = await booking_queries.cancel_offer_bookings(conn, offer["id"])
-    await offer_queries.cancel_offer(conn, offer["id"], reason)
-    await forget_pickup(conn, offer["id"])
+    released = await booking_queries.cancel_offer_bookings(conn, offer.id)
+    await offer_queries.cancel_offer(conn, offer.id, reason)
+    await forget_pickup(conn, offer.id)
     riders = list(dict.fromkeys(b.rider_id for b in released))
     if riders:
-        await request_queries.sync_requests(conn, riders, offer["event_id"], offer["trip_id"])
+        await request_queries.sync_requests(conn, riders, offer.event_id, offer.trip_id)
     extra: dict[str, Any] = {"reason": reason}
     if message:
         extra["message"] = message
     await notify(conn, offer, riders, "ride.cancelled", **extra)
     if reason != "driver":
-        await notify(conn, offer, [offer["driver_id"]], "ride.cancelled", **extra)
-    await record_offer_change(conn, offer["id"], "ride.offer_cancelled")
+        await notify(conn, offer, [offer.driver_id], "ride.cancelled", **extra)
+    await record_offer_change(conn, offer.id, "ride.offer_cancelled")
 
 
 async def cancel_offer(
@@ -280,9 +280,9 @@ async def cancel_offer(
     """The driver cancels: every booking is released, every rider told, the pickup purged."""
     offer, _ = await visible_offer(conn, offer_id, account_id, lock=True)
     require_driver(offer, account_id, "cancels a ride offer")
-    if offer["status"] == "cancelled":
+    if offer.status == "cancelled":
         raise Conflict("This ride is already cancelled.")
-    if offer["status"] == "completed":
+    if offer.status == "completed":
         raise Conflict("This ride has already taken place.")
     await cancel_locked_offer(conn, offer, "driver", message.strip() if message else None)
     return await _fresh_view(conn, keyring, offer_id, account_id)

@@ -21,6 +21,7 @@ from api.services import encryption
 from db.queries import audit, data_keys
 from db.queries import ride_offers as offer_queries
 from db.queries import ride_pickups as pickup_queries
+from db.queries.ride_offers import OfferRow
 from schemas.rides import PickupPoint, RidePickup
 
 #: departure areas snap to this grid (degrees; ≈ 2.2 km of latitude, less of longitude)
@@ -64,27 +65,27 @@ async def forget_pickup(conn: asyncpg.Connection, offer_id: UUID) -> None:
 
 
 async def open_pickup(
-    conn: asyncpg.Connection, keyring: Keyring, offer: asyncpg.Record
+    conn: asyncpg.Connection, keyring: Keyring, offer: OfferRow
 ) -> RidePickup | None:
     sealed = await encryption.open_sealed(
-        conn, keyring, SCOPE, offer["id"], PICKUP_CLASS, offer["pickup_ciphertext"]
+        conn, keyring, SCOPE, offer.id, PICKUP_CLASS, offer.pickup_ciphertext
     )
     if sealed is None:
         return None
     point = msgspec.json.decode(sealed, type=PickupPoint)
     contact = await encryption.open_sealed(
-        conn, keyring, SCOPE, offer["id"], PICKUP_CLASS, offer["contact_ciphertext"]
+        conn, keyring, SCOPE, offer.id, PICKUP_CLASS, offer.contact_ciphertext
     )
     return RidePickup(
         address=point.address, lat=point.lat, lon=point.lon, details=point.details, contact=contact
     )
 
 
-def may_see_pickup(offer: asyncpg.Record, account_id: UUID | None) -> bool:
+def may_see_pickup(offer: OfferRow, account_id: UUID | None) -> bool:
     """The driver, and riders holding a confirmed booking (`is_confirmed_rider` of the row)."""
-    if account_id is None or offer["status"] == "cancelled":
+    if account_id is None or offer.status == "cancelled":
         return False
-    return offer["driver_id"] == account_id or bool(offer["is_confirmed_rider"])
+    return offer.driver_id == account_id or bool(offer.is_confirmed_rider)
 
 
 async def purge_ride_pickups(

@@ -17,57 +17,56 @@ from api.crypto import Keyring
 from api.services.ride_pickups import may_see_pickup, open_pickup
 from api.services.ride_seats import seats_free
 from db.queries.ride_bookings import BookingRow
+from db.queries.ride_offers import OfferRow
 from schemas.rides import RideBooking, RideOffer, RideOfferLinks, RideRequest, RideRider
 
 
 async def offer_view(
     conn: asyncpg.Connection,
     keyring: Keyring,
-    offer: asyncpg.Record,
+    offer: OfferRow,
     account_id: UUID | None,
 ) -> RideOffer:
     """The offer as `account_id` may see it (the row comes from db.queries.ride_offers with that
     account as the caller)."""
-    is_driver = account_id is not None and offer["driver_id"] == account_id
+    is_driver = account_id is not None and offer.driver_id == account_id
     pickup = await open_pickup(conn, keyring, offer) if may_see_pickup(offer, account_id) else None
     riders = (
-        [msgspec.convert(r, RideRider) for r in offer["riders"]]
-        if is_driver and offer["riders"] is not None
+        [msgspec.convert(r, RideRider) for r in offer.riders]
+        if is_driver and offer.riders is not None
         else None
     )
-    distance = offer.get("distance_km")
-    parent = (
-        f"/v1/events/{offer['event_id']}" if offer["event_id"] else f"/v1/trips/{offer['trip_id']}"
-    )
+    distance = offer.distance_km
+    parent = f"/v1/events/{offer.event_id}" if offer.event_id else f"/v1/trips/{offer.trip_id}"
     return RideOffer(
-        id=offer["id"],
-        event_id=offer["event_id"],
-        trip_id=offer["trip_id"],
-        driver_name=offer["driver_name"],
+        id=offer.id,
+        event_id=offer.event_id,
+        trip_id=offer.trip_id,
+        driver_name=offer.driver_name,
         is_driver=is_driver,
-        seats=offer["seats"],
-        seats_free=offer["seats"] - offer["seats_taken"],
-        departs_at=offer["departs_at"],
-        return_departs_at=offer["return_departs_at"],
-        return_seats=offer["return_seats"],
+        seats=offer.seats,
+        seats_free=offer.seats - offer.seats_taken,
+        departs_at=offer.departs_at,
+        return_departs_at=offer.return_departs_at,
+        return_seats=offer.return_seats,
         return_seats_free=seats_free(offer, "return"),
-        area=offer["area"],
-        area_lat=offer["area_lat"],
-        area_lon=offer["area_lon"],
-        notes=offer["notes"],
-        accessibility=list(offer["accessibility"]),
-        auto_confirm=offer["auto_confirm"],
-        status=offer["status"],
-        cancel_reason=offer["cancel_reason"],
-        event_changed=offer["event_changed"],
+        area=offer.area,
+        area_lat=offer.area_lat,
+        area_lon=offer.area_lon,
+        notes=offer.notes,
+        accessibility=list(offer.accessibility),
+        auto_confirm=offer.auto_confirm,
+        status=offer.status,
+        cancel_reason=offer.cancel_reason,
+        event_changed=offer.event_changed,
         pickup=pickup,
         riders=riders,
         distance_km=None if distance is None else round(distance, 3),
-        created_at=offer["created_at"],
-        updated_at=offer["updated_at"],
+        created_at=offer.created_at,
+        updated_at=offer.updated_at,
         links=RideOfferLinks(
-            self=f"/v1/ride-offers/{offer['id']}",
-            bookings=f"/v1/ride-offers/{offer['id']}/bookings",
+            self=f"/v1/ride-offers/{offer.id}",
+            bookings=f"/v1/ride-offers/{offer.id}/bookings",
             parent=parent,
         ),
     )

@@ -7,8 +7,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
-from db.queries.ride_offers import offer_columns
+from db.queries.ride_offers import RankedOfferRow, offer_columns
 from db.queries.ride_requests import REQUEST_COLUMNS
 
 
@@ -49,7 +50,7 @@ async def select_offers(
     box: tuple[float, float, float | None, float | None] | None,
     after: tuple[float, float, UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[RankedOfferRow]:
     """Open and full offers of an event or trip whose leg has not left yet.
 
     With `near`: within `radius_km` of the point (great-circle, to the area point), nearest
@@ -92,7 +93,7 @@ async def select_offers(
             f"({p.add(after[0])}::float8, {p.add(after[1])}::float8, {p.add(after[2])}::uuid)"
         )
     lim = p.add(limit)
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT {offer_columns(a)}, k.distance_km, {sort_distance} AS sort_distance, k.gap_s
           FROM ride_offers o
@@ -103,6 +104,7 @@ async def select_offers(
         """,
         *p.values,
     )
+    return [msgspec.convert(dict(r.items()), RankedOfferRow) for r in rows]
 
 
 async def select_matching_requests(

@@ -12,6 +12,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
+
+from schemas.rides import Accessibility, CancelReason, OfferStatus
 
 # The columns a driver edits; the service merges a PATCH into the current row first.
 WRITABLE_COLUMNS = (
@@ -58,6 +61,68 @@ def offer_columns(account_param: str) -> str:
     return _OFFER_COLUMNS.format(a=account_param)
 
 
+class OfferSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What a notice about an offer needs: lock_live_offers reads only this much."""
+
+    id: UUID
+    event_id: UUID | None
+    trip_id: UUID | None
+    org_id: UUID
+    driver_id: UUID
+    departs_at: datetime
+    area: str
+    status: OfferStatus
+
+
+class OfferRow(OfferSummary, frozen=True, kw_only=True):
+    """An offer as offer_columns reads it for a caller, typed so that a mistyped column fails
+    mypy."""
+
+    seats: int
+    seats_taken: int
+    area_lat: float
+    area_lon: float
+    pickup_ciphertext: bytes | None
+    contact_ciphertext: bytes | None
+    return_departs_at: datetime | None
+    return_seats: int | None
+    return_seats_taken: int
+    notes: str | None
+    accessibility: list[Accessibility]
+    auto_confirm: bool
+    cancel_reason: CancelReason | None
+    event_changed: bool
+    pickup_purged_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+    driver_name: str
+    is_confirmed_rider: bool
+    #: confirmed riders' booking ids, names, legs and seats; None unless the caller drives
+    riders: list[dict[str, Any]] | None
+    #: only from ride_matching.select_offers with `near`
+    distance_km: float | None = None
+
+
+class RankedOfferRow(OfferRow, frozen=True, kw_only=True):
+    """An offer from ride_matching.select_offers, with the keys it is ranked by."""
+
+    sort_distance: float
+    gap_s: float
+
+
+def offer_row(row: asyncpg.Record) -> OfferRow:
+    return msgspec.convert(dict(row.items()), OfferRow)
+
+
+def _offer_summary(row: asyncpg.Record) -> OfferSummary:
+    return msgspec.convert(dict(row.items()), OfferSummary)
+
+
+def _maybe_offer(row: asyncpg.Record | None) -> OfferRow | None:
+    return None if row is None else offer_row(row)
+
+
 async def share_lock_parent(
     conn: asyncpg.Connection, event_id: UUID | None, trip_id: UUID | None
 ) -> None:
@@ -100,9 +165,9 @@ async def select_offer(
     account_id: UUID | None,
     *,
     for_update: bool = False,
-) -> asyncpg.Record | None:
+) -> OfferRow | None:
     lock = "FOR UPDATE OF o" if for_update else ""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""
         SELECT {offer_columns("$2")}
           FROM ride_offers o
@@ -112,6 +177,7 @@ async def select_offer(
         offer_id,
         account_id,
     )
+    return _maybe_offer(row)
 
 
 async def select_offer_parent(
@@ -172,9 +238,9 @@ async def cancel_offer(conn: asyncpg.Connection, offer_id: UUID, reason: str) ->
 
 async def lock_live_offers(
     conn: asyncpg.Connection, *, event_id: UUID | None = None, trip_id: UUID | None = None
-) -> list[asyncpg.Record]:
+) -> list[OfferSummary]:
     """Open and full offers of an event or trip, locked in id order (no deadlock between two)."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         """
         SELECT id, event_id, trip_id, org_id, driver_id, departs_at, area, status
           FROM ride_offers
@@ -185,6 +251,7 @@ async def lock_live_offers(
         event_id,
         trip_id,
     )
+    return [_offer_summary(r) for r in rows]
 
 
 async def flag_offers(conn: asyncpg.Connection, offer_ids: Sequence[UUID]) -> None:
@@ -226,9 +293,9 @@ async def is_driver_for(
 
 async def select_driver_offers(
     conn: asyncpg.Connection, account_id: UUID, since: datetime, limit: int
-) -> list[asyncpg.Record]:
+) -> list[OfferRow]:
     """Offers the account drives whose last leg leaves after `since`, soonest first."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT {offer_columns("$1")}
           FROM ride_offers o
@@ -240,13 +307,15 @@ async def select_driver_offers(
         since,
         limit,
     )
+    return [offer_row(r) for r in rows]
 
 
 async def select_offers_by_ids(
     conn: asyncpg.Connection, offer_ids: Sequence[UUID], account_id: UUID
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
+) -> list[OfferRow]:
+    rows = await conn.fetch(
         f"SELECT {offer_columns('$2')} FROM ride_offers o WHERE o.id = ANY($1::uuid[])",
         list(offer_ids),
         account_id,
     )
+    return [offer_row(r) for r in rows]
