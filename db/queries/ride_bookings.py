@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -37,6 +38,10 @@ class BookingRow(msgspec.Struct, frozen=True, kw_only=True):
 
 def _booking(row: asyncpg.Record) -> BookingRow:
     return msgspec.convert(dict(row.items()), BookingRow)
+
+
+async def _fetch_bookings(conn: asyncpg.Connection, query: str, *args: Any) -> list[BookingRow]:
+    return [_booking(r) for r in await conn.fetch(query, *args)]
 
 
 def _maybe_booking(row: asyncpg.Record | None) -> BookingRow | None:
@@ -106,7 +111,8 @@ async def update_booking_status(
 
 async def cancel_offer_bookings(conn: asyncpg.Connection, offer_id: UUID) -> list[BookingRow]:
     """Release every live booking of a cancelled offer; the released rows."""
-    rows = await conn.fetch(
+    return await _fetch_bookings(
+        conn,
         f"""
         UPDATE ride_bookings AS b
            SET status = 'cancelled', ended_by = 'ride', cancelled_at = now(), updated_at = now()
@@ -115,7 +121,6 @@ async def cancel_offer_bookings(conn: asyncpg.Connection, offer_id: UUID) -> lis
         """,
         offer_id,
     )
-    return [_booking(r) for r in rows]
 
 
 async def has_live_bookings(conn: asyncpg.Connection, offer_id: UUID, leg: str) -> bool:
@@ -152,7 +157,8 @@ async def select_offer_bookings(
 ) -> list[BookingRow]:
     """An offer's bookings, oldest first (only `rider_id`'s when given), with the rider's
     display name while a booking is requested or confirmed."""
-    rows = await conn.fetch(
+    return await _fetch_bookings(
+        conn,
         f"""
         SELECT {BOOKING_COLUMNS},
                CASE WHEN b.status IN ('requested', 'confirmed')
@@ -170,14 +176,14 @@ async def select_offer_bookings(
         *(after or (None, None)),
         limit,
     )
-    return [_booking(r) for r in rows]
 
 
 async def select_rider_bookings(
     conn: asyncpg.Connection, account_id: UUID, since: datetime, limit: int
 ) -> list[BookingRow]:
     """The account's bookings on legs leaving after `since`, soonest first."""
-    rows = await conn.fetch(
+    return await _fetch_bookings(
+        conn,
         f"""
         SELECT {BOOKING_COLUMNS}
           FROM ride_bookings b
@@ -193,4 +199,3 @@ async def select_rider_bookings(
         since,
         limit,
     )
-    return [_booking(r) for r in rows]

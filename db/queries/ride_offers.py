@@ -119,6 +119,10 @@ def _offer_summary(row: asyncpg.Record) -> OfferSummary:
     return msgspec.convert(dict(row.items()), OfferSummary)
 
 
+async def _fetch_offers(conn: asyncpg.Connection, query: str, *args: Any) -> list[OfferRow]:
+    return [offer_row(r) for r in await conn.fetch(query, *args)]
+
+
 def _maybe_offer(row: asyncpg.Record | None) -> OfferRow | None:
     return None if row is None else offer_row(row)
 
@@ -295,7 +299,8 @@ async def select_driver_offers(
     conn: asyncpg.Connection, account_id: UUID, since: datetime, limit: int
 ) -> list[OfferRow]:
     """Offers the account drives whose last leg leaves after `since`, soonest first."""
-    rows = await conn.fetch(
+    return await _fetch_offers(
+        conn,
         f"""
         SELECT {offer_columns("$1")}
           FROM ride_offers o
@@ -307,15 +312,14 @@ async def select_driver_offers(
         since,
         limit,
     )
-    return [offer_row(r) for r in rows]
 
 
 async def select_offers_by_ids(
     conn: asyncpg.Connection, offer_ids: Sequence[UUID], account_id: UUID
 ) -> list[OfferRow]:
-    rows = await conn.fetch(
+    return await _fetch_offers(
+        conn,
         f"SELECT {offer_columns('$2')} FROM ride_offers o WHERE o.id = ANY($1::uuid[])",
         list(offer_ids),
         account_id,
     )
-    return [offer_row(r) for r in rows]
