@@ -126,7 +126,7 @@ async def matching_requests(
     rows = await match_queries.select_matching_requests(
         conn, offer_id, radius_km=radius_km, after=after, limit=limit + 1
     )
-    page, next_cursor = split_page(rows, limit, lambda r: (r["distance_km"], r["gap_s"], r["id"]))
+    page, next_cursor = split_page(rows, limit, lambda r: (r.distance_km, r.gap_s, r.id))
     return RideRequestPage(
         items=[request_view(r, account_id) for r in page], next_cursor=next_cursor
     )

@@ -75,7 +75,7 @@ async def create_request(
             "cancel it first to change it."
         )
     await request_queries.sync_requests(conn, [account_id], parent.event_id, parent.trip_id)
-    fresh = await request_queries.select_request(conn, row["id"])
+    fresh = await request_queries.select_request(conn, row.id)
     assert fresh is not None
     return request_view(fresh, account_id)
 
@@ -100,7 +100,7 @@ async def list_requests(
         after=after,
         limit=limit + 1,
     )
-    page, next_cursor = split_page(rows, limit, lambda r: (r["earliest_at"], r["id"]))
+    page, next_cursor = split_page(rows, limit, lambda r: (r.earliest_at, r.id))
     return RideRequestPage(
         items=[request_view(r, account_id) for r in page], next_cursor=next_cursor
     )
@@ -110,8 +110,8 @@ async def cancel_request(
     conn: asyncpg.Connection, request_id: UUID, account_id: UUID
 ) -> RideRequest:
     row = await request_queries.select_request(conn, request_id)
-    if row is None or row["rider_id"] != account_id:
+    if row is None or row.rider_id != account_id:
         raise NotFound(NO_REQUEST)
-    if row["status"] == "cancelled":
+    if row.status == "cancelled":
         raise Conflict("This ride request is already cancelled.")
     return request_view(await request_queries.cancel_request(conn, request_id), account_id)

@@ -18,6 +18,7 @@ from api.services.ride_pickups import may_see_pickup, open_pickup
 from api.services.ride_seats import seats_free
 from db.queries.ride_bookings import BookingRow
 from db.queries.ride_offers import OfferRow
+from db.queries.ride_requests import RequestRow
 from schemas.rides import RideBooking, RideOffer, RideOfferLinks, RideRequest, RideRider
 
 
@@ -90,22 +91,22 @@ def booking_view(
     )
 
 
-def request_view(request: asyncpg.Record, account_id: UUID) -> RideRequest:
-    distance = request.get("distance_km")
+def request_view(request: RequestRow, account_id: UUID) -> RideRequest:
+    distance = request.distance_km
     return RideRequest(
-        id=request["id"],
-        event_id=request["event_id"],
-        trip_id=request["trip_id"],
-        leg=request["leg"],
-        seats=request["seats"],
-        area=request["area"],
-        area_lat=request["area_lat"],
-        area_lon=request["area_lon"],
-        earliest_at=request["earliest_at"],
-        latest_at=request["latest_at"],
-        accessibility=list(request["accessibility"]),
-        status=request["status"],
-        is_mine=request["rider_id"] == account_id,
+        id=request.id,
+        event_id=request.event_id,
+        trip_id=request.trip_id,
+        leg=request.leg,
+        seats=request.seats,
+        area=request.area,
+        area_lat=request.area_lat,
+        area_lon=request.area_lon,
+        earliest_at=request.earliest_at,
+        latest_at=request.latest_at,
+        accessibility=list(request.accessibility),
+        status=request.status,
+        is_mine=request.rider_id == account_id,
         distance_km=None if distance is None else round(distance, 3),
-        created_at=request["created_at"],
+        created_at=request.created_at,
     )

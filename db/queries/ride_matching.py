@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from db.queries.ride_offers import RankedOfferRow, offer_columns
-from db.queries.ride_requests import REQUEST_COLUMNS
+from db.queries.ride_requests import REQUEST_COLUMNS, RankedRequestRow
 
 
 class _Params:
@@ -114,12 +114,12 @@ async def select_matching_requests(
     radius_km: float,
     after: tuple[float, float, UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[RankedRequestRow]:
     """Open requests that fit the offer: same event or trip, a leg the offer drives whose
     departure falls in the request's window, enough free seats on it, the request's area
     within `radius_km` of the offer's, not the driver's own, and no live booking on that leg
     yet. Nearest first, then the departure closest to the middle of the window."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT {REQUEST_COLUMNS}, k.distance_km, k.gap_s
           FROM ride_offers o
@@ -154,3 +154,4 @@ async def select_matching_requests(
         *(after or (None, None, None)),
         limit,
     )
+    return [msgspec.convert(dict(r.items()), RankedRequestRow) for r in rows]

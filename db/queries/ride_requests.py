@@ -8,11 +8,55 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
+
+from schemas.rides import Accessibility, Leg, RequestStatus
 
 REQUEST_COLUMNS = """
        r.id, r.event_id, r.trip_id, r.org_id, r.rider_id, r.leg, r.seats, r.area, r.area_lat,
        r.area_lon, r.earliest_at, r.latest_at, r.accessibility, r.status, r.created_at,
        r.updated_at"""
+
+
+class RequestRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A ride request as REQUEST_COLUMNS reads it, typed so that a mistyped column fails mypy."""
+
+    id: UUID
+    event_id: UUID | None
+    trip_id: UUID | None
+    org_id: UUID
+    rider_id: UUID
+    leg: Leg
+    seats: int
+    area: str
+    area_lat: float
+    area_lon: float
+    earliest_at: datetime
+    latest_at: datetime
+    accessibility: list[Accessibility]
+    status: RequestStatus
+    created_at: datetime
+    updated_at: datetime
+    #: only from ride_matching.select_matching_requests
+    distance_km: float | None = None
+
+
+class RankedRequestRow(RequestRow, frozen=True, kw_only=True):
+    """A request from ride_matching.select_matching_requests, with the keys it is ranked by."""
+
+    gap_s: float
+
+
+def request_row(row: asyncpg.Record) -> RequestRow:
+    return msgspec.convert(dict(row.items()), RequestRow)
+
+
+def _maybe_request(row: asyncpg.Record | None) -> RequestRow | None:
+    return None if row is None else request_row(row)
+
+
+async def _fetch_requests(conn: asyncpg.Connection, query: str, *args: Any) -> list[RequestRow]:
+    return [request_row(r) for r in await conn.fetch(query, *args)]
 
 
 async def insert_request(
@@ -23,9 +67,9 @@ async def insert_request(
     org_id: UUID,
     rider_id: UUID,
     values: Mapping[str, Any],
-) -> asyncpg.Record | None:
+) -> RequestRow | None:
     """None when the rider already has a live request for this leg of the event or trip."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""
         INSERT INTO ride_requests AS r (event_id, trip_id, org_id, rider_id, leg, seats, area,
                                         area_lat, area_lon, earliest_at, latest_at,
@@ -47,15 +91,17 @@ async def insert_request(
         values["latest_at"],
         values["accessibility"],
     )
+    return _maybe_request(row)
 
 
-async def select_request(conn: asyncpg.Connection, request_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def select_request(conn: asyncpg.Connection, request_id: UUID) -> RequestRow | None:
+    row = await conn.fetchrow(
         f"SELECT {REQUEST_COLUMNS} FROM ride_requests r WHERE r.id = $1", request_id
     )
+    return _maybe_request(row)
 
 
-async def cancel_request(conn: asyncpg.Connection, request_id: UUID) -> asyncpg.Record:
+async def cancel_request(conn: asyncpg.Connection, request_id: UUID) -> RequestRow:
     row = await conn.fetchrow(
         f"""
         UPDATE ride_requests AS r SET status = 'cancelled', updated_at = now()
@@ -65,7 +111,7 @@ async def cancel_request(conn: asyncpg.Connection, request_id: UUID) -> asyncpg.
         request_id,
     )
     assert row is not None
-    return row
+    return request_row(row)
 
 
 async def cancel_parent_requests(
@@ -116,10 +162,11 @@ async def select_requests(
     rider_id: UUID | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[RequestRow]:
     """Live (open or matched) requests of the event or trip, earliest window first; only
     `rider_id`'s when given."""
-    return await conn.fetch(
+    return await _fetch_requests(
+        conn,
         f"""
         SELECT {REQUEST_COLUMNS}
           FROM ride_requests r
@@ -140,8 +187,9 @@ async def select_requests(
 
 async def select_rider_requests(
     conn: asyncpg.Connection, account_id: UUID, since: datetime, limit: int
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
+) -> list[RequestRow]:
+    return await _fetch_requests(
+        conn,
         f"""
         SELECT {REQUEST_COLUMNS}
           FROM ride_requests r
