@@ -55,6 +55,7 @@ EndedBy = Annotated[
         examples=["rider"],
     ),
 ]
+CancelReason = Literal["driver", "event_cancelled", "trip_cancelled"]
 Accessibility = Annotated[
     Literal["wheelchair", "step_free", "child_seat", "service_animal", "quiet"],
     Meta(examples=["wheelchair"]),
@@ -198,10 +199,7 @@ class RideOffer(Struct, kw_only=True):
     accessibility: list[Accessibility]
     auto_confirm: bool
     status: OfferStatus
-    cancel_reason: Annotated[
-        Literal["driver", "event_cancelled", "trip_cancelled"] | None,
-        Meta(examples=[None]),
-    ]
+    cancel_reason: Annotated[CancelReason | None, Meta(examples=[None])]
     event_changed: Annotated[
         bool,
         Meta(description="The event or trip changed its time since; the driver should confirm"),

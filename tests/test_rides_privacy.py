@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from api.services.rides import purge_ride_pickups, rides_for_calendar
+from api.services.my_rides import rides_for_calendar
+from api.services.ride_pickups import purge_ride_pickups
 from tests.events_helpers import published_event
 from tests.people import create_org, join, sign_up
 from tests.problems import assert_problem

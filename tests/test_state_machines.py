@@ -38,7 +38,7 @@ from api.app import create_app
 from api.config import Settings
 from api.crypto import Keyring
 from api.errors import Conflict
-from api.services import rides, rsvps, trip_applications, trips
+from api.services import ride_bookings, rsvps, trip_applications, trips
 from api.services.events import update_event
 from api.services.shifts import create_shift, update_shift
 from db.pool import connect
@@ -450,20 +450,24 @@ class RideMachine(Machine):
         w = self.world
         rider = UUID(w.people[who].id)
         booking = self.step(
-            rides.create_booking(w.conn, self.offer_id, rider, RideBookingCreate(seats=seats))
+            ride_bookings.create_booking(
+                w.conn, self.offer_id, rider, RideBookingCreate(seats=seats)
+            )
         )
         return (booking.id, rider) if booking else None
 
     @rule(booking=bookings, decision=st.sampled_from(["confirmed", "declined"]))
     def decide(self, booking: tuple[UUID, UUID] | None, decision: str) -> None:
         if booking is not None:
-            self.step(rides.decide_booking(self.world.conn, booking[0], self.driver, decision))
+            self.step(
+                ride_bookings.decide_booking(self.world.conn, booking[0], self.driver, decision)
+            )
 
     @rule(booking=bookings, by_driver=st.booleans())
     def cancel(self, booking: tuple[UUID, UUID] | None, by_driver: bool) -> None:
         if booking is not None:
             who = self.driver if by_driver else booking[1]
-            self.step(rides.cancel_booking(self.world.conn, booking[0], who))
+            self.step(ride_bookings.cancel_booking(self.world.conn, booking[0], who))
 
     @invariant()
     def seats_add_up(self) -> None:

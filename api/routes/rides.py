@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from api.crypto import Keyring
 from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
-from api.services import rides
+from api.services import my_rides, ride_bookings, ride_matching, ride_offers, ride_requests
 from api.services.accounts import Caller
 from api.services.events import parse_near
 from schemas.common import NEAR_PATTERN
@@ -76,7 +76,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 OFFER_LIST_DOC = (
     "Open and full ride offers whose leg has not left, for those who may see it; `seats` keeps "
     "those with that many free seats on the leg, `depart_from`/`depart_to` the departure "
-    "window. " + rides.OFFER_RANKING
+    "window. " + ride_matching.OFFER_RANKING
 )
 
 
@@ -96,8 +96,8 @@ def _ride_query(
     leg: str,
     depart_from: datetime | None,
     depart_to: datetime | None,
-) -> rides.RideQuery:
-    return rides.RideQuery(
+) -> ride_matching.RideQuery:
+    return ride_matching.RideQuery(
         near=parse_near(near) if near is not None else None,
         radius_km=radius_km,
         seats=seats,
@@ -139,7 +139,9 @@ class RideController(Controller):
         data: JSONBody[RideOfferCreate],
     ) -> Response[RideOffer]:
         """Offer seats to an event; the exact pickup is encrypted and shown only to confirmed riders."""
-        offer = await rides.create_offer(conn, keyring, "event", event_id, account.account_id, data)
+        offer = await ride_offers.create_offer(
+            conn, keyring, "event", event_id, account.account_id, data
+        )
         return Response(offer, status_code=201, headers=_NO_STORE)
 
     @post(
@@ -156,7 +158,9 @@ class RideController(Controller):
         data: JSONBody[RideOfferCreate],
     ) -> Response[RideOffer]:
         """Offer seats to a trip (accepted participants and organizers); the pickup stays encrypted."""
-        offer = await rides.create_offer(conn, keyring, "trip", trip_id, account.account_id, data)
+        offer = await ride_offers.create_offer(
+            conn, keyring, "trip", trip_id, account.account_id, data
+        )
         return Response(offer, status_code=201, headers=_NO_STORE)
 
     @get(
@@ -181,7 +185,7 @@ class RideController(Controller):
     ) -> Response[RideOfferPage]:
         """Ride offers for an event, nearest first with `near` (ranking: distance, then time fit)."""
         query = _ride_query(near, radius_km, seats, leg, depart_from, depart_to)
-        page = await rides.list_offers(
+        page = await ride_matching.list_offers(
             conn, keyring, "event", event_id, account.account_id, query, cursor, limit
         )
         params: dict[str, Any] = {"near": near, "radius_km": radius_km, "seats": seats, "leg": leg}
@@ -213,7 +217,7 @@ class RideController(Controller):
     ) -> Response[RideOfferPage]:
         """Ride offers for a trip, nearest first with `near` (ranking: distance, then time fit)."""
         query = _ride_query(near, radius_km, seats, leg, depart_from, depart_to)
-        page = await rides.list_offers(
+        page = await ride_matching.list_offers(
             conn, keyring, "trip", trip_id, account.account_id, query, cursor, limit
         )
         params: dict[str, Any] = {"near": near, "radius_km": radius_km, "seats": seats, "leg": leg}
@@ -232,7 +236,7 @@ class RideController(Controller):
         offer_id: FromPath[UUID],
     ) -> Response[RideOffer]:
         """A ride offer: the pickup only for its driver and confirmed riders, riders only for the driver."""
-        offer = await rides.get_offer(conn, keyring, offer_id, account.account_id)
+        offer = await ride_offers.get_offer(conn, keyring, offer_id, account.account_id)
         return Response(offer, headers=_NO_STORE)
 
     @patch("/v1/ride-offers/{offer_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
@@ -245,7 +249,7 @@ class RideController(Controller):
         data: JSONBody[RideOfferPatch],
     ) -> Response[RideOffer]:
         """Change your offer (seats never below those taken); riders are told of a new time or pickup."""
-        offer = await rides.update_offer(conn, keyring, offer_id, account.account_id, data)
+        offer = await ride_offers.update_offer(conn, keyring, offer_id, account.account_id, data)
         return Response(offer, headers=_NO_STORE)
 
     @post(
@@ -263,7 +267,7 @@ class RideController(Controller):
     ) -> Response[RideOffer]:
         """Cancel your offer: every booking is released, every rider told, the pickup purged."""
         message = data.message if data is not None else None
-        offer = await rides.cancel_offer(conn, keyring, offer_id, account.account_id, message)
+        offer = await ride_offers.cancel_offer(conn, keyring, offer_id, account.account_id, message)
         return Response(offer, headers=_NO_STORE)
 
     @get(
@@ -275,13 +279,13 @@ class RideController(Controller):
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         offer_id: FromPath[UUID],
-        radius_km: MatchRadiusQuery = rides.DEFAULT_MATCH_RADIUS_KM,
+        radius_km: MatchRadiusQuery = ride_matching.DEFAULT_MATCH_RADIUS_KM,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[RideRequestPage]:
         """For the driver: open requests that fit the offer (leg time in their window, enough free
         seats, area within radius_km), nearest first, then departure closest to the window's middle."""
-        page = await rides.matching_requests(
+        page = await ride_matching.matching_requests(
             conn, offer_id, account.account_id, radius_km, cursor, limit
         )
         return Response(
@@ -309,7 +313,7 @@ class RideController(Controller):
         data: JSONBody[RideBookingCreate],
     ) -> Response[RideBooking]:
         """Ask for seats on one leg (requested), confirmed at once when the offer auto-confirms."""
-        booking = await rides.create_booking(conn, offer_id, account.account_id, data)
+        booking = await ride_bookings.create_booking(conn, offer_id, account.account_id, data)
         return Response(booking, status_code=201, headers=_NO_STORE)
 
     @get("/v1/ride-offers/{offer_id:uuid}/bookings", opt={"problems": (401, 404)})
@@ -322,7 +326,7 @@ class RideController(Controller):
         limit: Limit = 50,
     ) -> Response[RideBookingPage]:
         """Every booking for the driver (names while requested or confirmed); your own for anyone else."""
-        page = await rides.list_bookings(conn, offer_id, account.account_id, cursor, limit)
+        page = await ride_bookings.list_bookings(conn, offer_id, account.account_id, cursor, limit)
         return Response(
             page,
             headers=_page_headers(
@@ -342,7 +346,9 @@ class RideController(Controller):
         booking_id: FromPath[UUID],
     ) -> Response[RideBooking]:
         """The driver confirms a requested booking; 409 when its seats are no longer free."""
-        booking = await rides.decide_booking(conn, booking_id, account.account_id, "confirmed")
+        booking = await ride_bookings.decide_booking(
+            conn, booking_id, account.account_id, "confirmed"
+        )
         return Response(booking, headers=_NO_STORE)
 
     @post(
@@ -357,7 +363,9 @@ class RideController(Controller):
         booking_id: FromPath[UUID],
     ) -> Response[RideBooking]:
         """The driver declines a requested booking."""
-        booking = await rides.decide_booking(conn, booking_id, account.account_id, "declined")
+        booking = await ride_bookings.decide_booking(
+            conn, booking_id, account.account_id, "declined"
+        )
         return Response(booking, headers=_NO_STORE)
 
     @post(
@@ -372,7 +380,7 @@ class RideController(Controller):
         booking_id: FromPath[UUID],
     ) -> Response[RideBooking]:
         """The rider cancels, or the driver removes the rider; confirmed seats free at once."""
-        booking = await rides.cancel_booking(conn, booking_id, account.account_id)
+        booking = await ride_bookings.cancel_booking(conn, booking_id, account.account_id)
         return Response(booking, headers=_NO_STORE)
 
     # ------------------------------------------------------------ requests
@@ -390,7 +398,9 @@ class RideController(Controller):
         data: JSONBody[RideRequestCreate],
     ) -> Response[RideRequest]:
         """Ask for seats to an event from an area (the point is stored snapped to a ~2 km grid)."""
-        created = await rides.create_request(conn, "event", event_id, account.account_id, data)
+        created = await ride_requests.create_request(
+            conn, "event", event_id, account.account_id, data
+        )
         return Response(created, status_code=201, headers=_NO_STORE)
 
     @post(
@@ -406,7 +416,9 @@ class RideController(Controller):
         data: JSONBody[RideRequestCreate],
     ) -> Response[RideRequest]:
         """Ask for seats to a trip from an area (accepted participants and organizers)."""
-        created = await rides.create_request(conn, "trip", trip_id, account.account_id, data)
+        created = await ride_requests.create_request(
+            conn, "trip", trip_id, account.account_id, data
+        )
         return Response(created, status_code=201, headers=_NO_STORE)
 
     @get("/v1/events/{event_id:uuid}/ride-requests", opt={"problems": (401, 404)})
@@ -419,7 +431,9 @@ class RideController(Controller):
         limit: Limit = 50,
     ) -> Response[RideRequestPage]:
         """Ride requests for an event: all of them (area only) for its drivers, your own otherwise."""
-        page = await rides.list_requests(conn, "event", event_id, account.account_id, cursor, limit)
+        page = await ride_requests.list_requests(
+            conn, "event", event_id, account.account_id, cursor, limit
+        )
         return Response(
             page,
             headers=_page_headers(
@@ -437,7 +451,9 @@ class RideController(Controller):
         limit: Limit = 50,
     ) -> Response[RideRequestPage]:
         """Ride requests for a trip: all of them (area only) for its drivers, your own otherwise."""
-        page = await rides.list_requests(conn, "trip", trip_id, account.account_id, cursor, limit)
+        page = await ride_requests.list_requests(
+            conn, "trip", trip_id, account.account_id, cursor, limit
+        )
         return Response(
             page,
             headers=_page_headers(
@@ -457,7 +473,7 @@ class RideController(Controller):
         request_id: FromPath[UUID],
     ) -> Response[RideRequest]:
         """Withdraw your ride request."""
-        cancelled = await rides.cancel_request(conn, request_id, account.account_id)
+        cancelled = await ride_requests.cancel_request(conn, request_id, account.account_id)
         return Response(cancelled, headers=_NO_STORE)
 
     # ------------------------------------------------------------ mine
@@ -471,5 +487,5 @@ class RideController(Controller):
         include_past: IncludePast = False,
     ) -> Response[MyRides]:
         """Your ride offers, requests and bookings with their states, soonest first."""
-        mine = await rides.my_rides(conn, keyring, account.account_id, include_past=include_past)
+        mine = await my_rides.my_rides(conn, keyring, account.account_id, include_past=include_past)
         return Response(mine, headers=_NO_STORE)

@@ -624,7 +624,7 @@ async def update_event(
         if row["status"] in ("published", "postponed") and (changed & MOVE_COLUMNS or status):
             await insert_event_notifications(conn, event_id, "event.moved", _notice(after))
         if changed & {"starts_at", "ends_at"}:
-            from api.services.rides import flag_rides_for_event  # rides import this module
+            from api.services.ride_cascade import flag_rides_for_event  # rides import this module
 
             await flag_rides_for_event(conn, event_id)
         await _outbox(conn, after, "event.updated")
@@ -673,7 +673,7 @@ async def postpone_event(
     await events.update_event_status(conn, event_id, "postponed")
     after = await _reload(conn, event_id, account_id)
     await insert_event_notifications(conn, event_id, "event.postponed", _notice(after))
-    from api.services.rides import flag_rides_for_event  # rides import this module
+    from api.services.ride_cascade import flag_rides_for_event  # rides import this module
 
     await flag_rides_for_event(conn, event_id)
     await _outbox(conn, after, "event.updated")
@@ -700,7 +700,7 @@ async def cancel_event(
         conn, event_id, "event.cancelled", _notice(after, reason=after["cancel_reason"])
     )
     await _outbox(conn, after, "event.cancelled")
-    from api.services.rides import cancel_rides_for_event  # rides import this module
+    from api.services.ride_cascade import cancel_rides_for_event  # rides import this module
 
     await cancel_rides_for_event(conn, event_id)
     return event_view(after, languages)

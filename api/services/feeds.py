@@ -36,7 +36,7 @@ import asyncpg
 from api.crypto import Keyring, new_token, token_hash
 from api.errors import Conflict, NotFound
 from api.ical import FeedItem, render_calendar, render_vevent
-from api.services import events, itinerary, rides, trips
+from api.services import events, itinerary, my_rides, trips
 from api.services.rsvps import MANAGE_PREFIX
 from api.texts import choose_language, pick
 from db.queries import events as event_queries
@@ -663,7 +663,7 @@ async def _my_trips(conn: asyncpg.Connection, account_id: UUID, reader: Reader) 
 async def _my_rides(
     conn: asyncpg.Connection, keyring: Keyring, account_id: UUID, reader: Reader
 ) -> list[FeedItem]:
-    legs = await rides.rides_for_calendar(
+    legs = await my_rides.rides_for_calendar(
         conn, keyring, account_id, since=reader.since, include_pickup=True
     )
     if not legs:

@@ -20,7 +20,15 @@ from api.crypto import Keyring, token_hash
 from api.errors import Conflict, NotFound, ProblemError
 from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
-from api.services import accounts, encryption, rides, trip_applications, two_factor
+from api.services import (
+    accounts,
+    encryption,
+    ride_bookings,
+    ride_offers,
+    ride_pickups,
+    trip_applications,
+    two_factor,
+)
 from api.services.accounts import Caller, Passwords
 from api.services.retention import Retention
 from api.services.rsvps import CONTACT_CLASS, ERASED_ALIAS, MANAGE_PREFIX
@@ -532,11 +540,21 @@ async def _export_rides(
     for o in await q.select_ride_offers(conn, account_id):
         values = {k: v for k, v in dict(o).items() if not k.endswith("_ciphertext")}
         pickup = await _open(
-            conn, keyring, rides.SCOPE, o["id"], rides.PICKUP_CLASS, o["pickup_ciphertext"]
+            conn,
+            keyring,
+            ride_pickups.SCOPE,
+            o["id"],
+            ride_pickups.PICKUP_CLASS,
+            o["pickup_ciphertext"],
         )
         values["pickup"] = None if pickup is None else msgspec.json.decode(pickup, type=PickupPoint)
         values["contact"] = await _open(
-            conn, keyring, rides.SCOPE, o["id"], rides.PICKUP_CLASS, o["contact_ciphertext"]
+            conn,
+            keyring,
+            ride_pickups.SCOPE,
+            o["id"],
+            ride_pickups.PICKUP_CLASS,
+            o["contact_ciphertext"],
         )
         offers.append(msgspec.convert(values, ExportRideOffer))
     return ExportRides(
@@ -624,11 +642,18 @@ async def delete_account(
         await _with_notice(
             conn,
             partial(
-                rides.cancel_offer, conn, keyring, offer_id, account_id, CLOSED_ACCOUNT_MESSAGE
+                ride_offers.cancel_offer,
+                conn,
+                keyring,
+                offer_id,
+                account_id,
+                CLOSED_ACCOUNT_MESSAGE,
             ),
         )
     for booking_id in await q.select_live_rider_bookings(conn, account_id):
-        await _with_notice(conn, partial(rides.cancel_booking, conn, booking_id, account_id))
+        await _with_notice(
+            conn, partial(ride_bookings.cancel_booking, conn, booking_id, account_id)
+        )
     for application_id in await q.select_live_applications(conn, account_id):
         await _with_notice(
             conn, partial(trip_applications.withdraw, conn, application_id, account_id)

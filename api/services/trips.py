@@ -30,7 +30,7 @@ from api.patching import place_columns, sent_fields
 from api.services import cohosts, events
 from api.services.cohosts import cohost_view
 from api.services.orgs import check_timezone
-from api.services.rides import cancel_rides_for_trip, flag_rides_for_trip
+from api.services.ride_cascade import cancel_rides_for_trip, flag_rides_for_trip
 from api.texts import choose_language, pick
 from db.queries import audit, data_keys, itinerary, orgs, trip_applications, trips
 from db.queries import cohosts as cohost_queries
