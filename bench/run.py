@@ -478,7 +478,7 @@ async def rsvp_burst(
 
     http_seconds, errors = _burst(base, f"/v1/events/{http_event}/rsvps", requests)
 
-    from api.services.rsvps import create_rsvp
+    from api.services.rsvp_booking import create_rsvp
     from schemas.rsvps import RsvpCreate
 
     settings = load_settings(

@@ -38,7 +38,14 @@ from api.app import create_app
 from api.config import Settings
 from api.crypto import Keyring
 from api.errors import Conflict
-from api.services import rides, rsvps, trip_applications, trips
+from api.services import (
+    rides,
+    rsvp_booking,
+    rsvp_counts,
+    rsvp_manage,
+    trip_applications,
+    trips,
+)
 from api.services.events import update_event
 from api.services.shifts import create_shift, update_shift
 from db.pool import connect
@@ -201,7 +208,7 @@ class RsvpMachine(Machine):
     def spots_left(self) -> int | None:
         """What the public counts say a newcomer can take now, for this machine's pool."""
         w = self.world
-        counts = w.run(rsvps.event_counts(w.conn, self.event_id, None, None))
+        counts = w.run(rsvp_counts.event_counts(w.conn, self.event_id, None, None))
         if self.shift_id is None:
             return counts.spots_left
         (shift,) = [s.counts for s in counts.shifts if s.shift_id == self.shift_id]
@@ -211,7 +218,7 @@ class RsvpMachine(Machine):
         w = self.world
         spots_left = self.spots_left()
         created = self.step(
-            rsvps.create_rsvp(
+            rsvp_booking.create_rsvp(
                 w.conn,
                 w.keyring,
                 w.settings,
@@ -240,7 +247,7 @@ class RsvpMachine(Machine):
     @rule(token=tokens)
     def cancel(self, token: str) -> None:
         if token != "cvn_rsvp_refused":
-            self.step(rsvps.cancel_by_token(self.world.conn, self.world.keyring, token))
+            self.step(rsvp_manage.cancel_by_token(self.world.conn, self.world.keyring, token))
 
     @rule(token=tokens, guests=st.integers(0, 3))
     def change_guests(self, token: str, guests: int) -> None:
@@ -248,7 +255,9 @@ class RsvpMachine(Machine):
             return
         w = self.world
         self.step(
-            rsvps.update_by_token(w.conn, w.keyring, w.settings, token, RsvpPatch(guests=guests))
+            rsvp_manage.update_by_token(
+                w.conn, w.keyring, w.settings, token, RsvpPatch(guests=guests)
+            )
         )
 
     @rule(delta=st.one_of(st.integers(-3, 3), st.none()))

@@ -37,7 +37,7 @@ from api.crypto import Keyring, new_token, token_hash
 from api.errors import Conflict, NotFound
 from api.ical import FeedItem, render_calendar, render_vevent
 from api.services import events, itinerary, rides, trips
-from api.services.rsvps import MANAGE_PREFIX
+from api.services.rsvp_keys import MANAGE_PREFIX
 from api.texts import choose_language, pick
 from db.queries import events as event_queries
 from db.queries import feeds as q

@@ -23,7 +23,7 @@ from api.pagination import decode_cursor, split_page
 from api.services import accounts, encryption, rides, trip_applications, two_factor
 from api.services.accounts import Caller, Passwords
 from api.services.retention import Retention
-from api.services.rsvps import CONTACT_CLASS, ERASED_ALIAS, MANAGE_PREFIX
+from api.services.rsvp_keys import CONTACT_CLASS, ERASED_ALIAS, MANAGE_PREFIX
 from api.services.trips import EMERGENCY_CLASS
 from db.queries import accounts as account_queries
 from db.queries import audit, orgs
