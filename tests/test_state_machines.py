@@ -44,7 +44,8 @@ from api.services import (
     rsvp_counts,
     rsvp_manage,
     trip_applications,
-    trips,
+    trip_decisions,
+    trip_editing,
 )
 from api.services.events import update_event
 from api.services.shifts import create_shift, update_shift
@@ -377,14 +378,14 @@ class TripMachine(Machine):
     def decide(self, application: tuple[UUID, UUID] | None, to: str) -> None:
         if application is not None:
             w = self.world
-            self.step(trip_applications.decide(w.conn, application[0], self.organizer_id, to))
+            self.step(trip_decisions.decide(w.conn, application[0], self.organizer_id, to))
 
     @rule(application=applications)
     def withdraw(self, application: tuple[UUID, UUID] | None) -> None:
         if application is None:
             return
         before = self.fetchrow("SELECT status FROM trip_applications WHERE id = $1", application[0])
-        done = self.step(trip_applications.withdraw(self.world.conn, *application))
+        done = self.step(trip_decisions.withdraw(self.world.conn, *application))
         if done is not None and before["status"] == "accepted":
             self.assert_no_free_place_while_someone_waits()
 
@@ -393,7 +394,7 @@ class TripMachine(Machine):
         w = self.world
         old = self.fetchrow("SELECT capacity FROM trips WHERE id = $1", self.trip_id)
         done = self.step(
-            trips.update_trip(
+            trip_editing.update_trip(
                 w.conn, self.trip_id, self.organizer_id, TripPatch(capacity=capacity), ["en"]
             )
         )

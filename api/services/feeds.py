@@ -36,7 +36,7 @@ import asyncpg
 from api.crypto import Keyring, new_token, token_hash
 from api.errors import Conflict, NotFound
 from api.ical import FeedItem, render_calendar, render_vevent
-from api.services import events, itinerary, rides, trips
+from api.services import events, itinerary, rides, trip_access, trips
 from api.services.rsvp_keys import MANAGE_PREFIX
 from api.texts import choose_language, pick
 from db.queries import events as event_queries
@@ -558,9 +558,9 @@ async def trip_feed(
 ) -> Feed:
     """A trip and its itinerary as the caller sees them (anonymous: public trips, public items)."""
     trip = await trip_queries.select_trip(conn, trip_id, account_id)
-    if trip is None or not trips.can_view(trip):
-        raise NotFound(trips.NOT_VISIBLE)
-    full = trips.is_trip_organizer(trip) or trips.is_accepted(trip)
+    if trip is None or not trip_access.can_view(trip):
+        raise NotFound(trip_access.NOT_VISIBLE)
+    full = trip_access.is_trip_organizer(trip) or trip_access.is_accepted(trip)
     exact = trips.sees_exact_places(trip, reader.now)
     rows = await q.select_trip_items(conn, [trip["id"]], [trip["id"]] if full else [])
     items = [trip_item(trip, reader, exact=exact)]

@@ -20,11 +20,11 @@ from api.crypto import Keyring, token_hash
 from api.errors import Conflict, NotFound, ProblemError
 from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
-from api.services import accounts, encryption, rides, trip_applications, two_factor
+from api.services import accounts, encryption, rides, trip_decisions, two_factor
 from api.services.accounts import Caller, Passwords
 from api.services.retention import Retention
 from api.services.rsvp_keys import CONTACT_CLASS, ERASED_ALIAS, MANAGE_PREFIX
-from api.services.trips import EMERGENCY_CLASS
+from api.services.trip_participant_data import EMERGENCY_CLASS
 from db.queries import accounts as account_queries
 from db.queries import audit, orgs
 from db.queries import privacy as q
@@ -630,9 +630,7 @@ async def delete_account(
     for booking_id in await q.select_live_rider_bookings(conn, account_id):
         await _with_notice(conn, partial(rides.cancel_booking, conn, booking_id, account_id))
     for application_id in await q.select_live_applications(conn, account_id):
-        await _with_notice(
-            conn, partial(trip_applications.withdraw, conn, application_id, account_id)
-        )
+        await _with_notice(conn, partial(trip_decisions.withdraw, conn, application_id, account_id))
     await q.erase_applications(conn, account_id)
     await q.delete_rsvp_notifications(
         conn, await q.anonymize_rsvps(conn, account_id, FORMER_MEMBER)

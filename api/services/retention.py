@@ -17,7 +17,7 @@ from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
 from api.services.rides import PICKUP_CLASS, purge_ride_pickups
 from api.services.rsvp_keys import CONTACT_CLASS
-from api.services.trips import purge_trip_participant_data
+from api.services.trip_participant_data import purge_trip_participant_data
 from db.queries import audit, data_keys, rsvps
 from db.queries import retention as q
 from schemas.problems import FieldError
