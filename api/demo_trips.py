@@ -11,7 +11,9 @@ import asyncpg
 import msgspec
 
 from api.services import itinerary, trip_checklists, trip_editing, trip_questions, trips
-from schemas.trips import ChecklistItemCreate, ItineraryItemCreate, QuestionCreate, TripCreate
+from schemas.itinerary import ItineraryItemCreate
+from schemas.trip_applications import ChecklistItemCreate, QuestionCreate
+from schemas.trips import TripCreate
 
 _ORG = "frontera-unida"
 _ZONE = "America/Tijuana"

@@ -54,7 +54,8 @@ from schemas.events import EventPatch
 from schemas.rides import RideBookingCreate
 from schemas.rsvps import RsvpCreate, RsvpPatch
 from schemas.shifts import ShiftCreate, ShiftPatch
-from schemas.trips import ApplicationCreate, TripPatch
+from schemas.trip_applications import ApplicationCreate
+from schemas.trips import TripPatch
 from tests.conftest import SharedConnection, create_test_database, drop_test_database, settings_for
 from tests.events_helpers import published_event
 from tests.people import Person, create_org, sign_up

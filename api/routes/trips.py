@@ -28,7 +28,14 @@ from api.services import (
 )
 from api.services.accounts import Caller
 from schemas.events import Cohost, CohostAdd, CohostList
-from schemas.trips import (
+from schemas.itinerary import (
+    Itinerary,
+    ItineraryItem,
+    ItineraryItemCreate,
+    ItineraryItemPatch,
+    ItineraryOrder,
+)
+from schemas.trip_applications import (
     Application,
     ApplicationCreate,
     ApplicationDecision,
@@ -37,11 +44,6 @@ from schemas.trips import (
     ChecklistItem,
     ChecklistItemCreate,
     ChecklistMark,
-    Itinerary,
-    ItineraryItem,
-    ItineraryItemCreate,
-    ItineraryItemPatch,
-    ItineraryOrder,
     MyTripPage,
     ParticipantChecklist,
     ParticipantData,
@@ -49,6 +51,8 @@ from schemas.trips import (
     Question,
     QuestionCreate,
     QuestionList,
+)
+from schemas.trips import (
     Trip,
     TripAnnouncement,
     TripAnnouncementCreate,

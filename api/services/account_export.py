@@ -29,7 +29,7 @@ from schemas.privacy import (
     ExportSession,
 )
 from schemas.rides import PickupPoint
-from schemas.trips import EmergencyContact, ParticipantNotes
+from schemas.trip_applications import EmergencyContact, ParticipantNotes
 
 
 async def _open(

@@ -29,8 +29,7 @@ from api.services.trip_access import (
 from api.services.trips import outbox, reload, sees_exact_places, trip_language
 from api.texts import pick
 from db.queries import itinerary, trips
-from schemas.problems import FieldError
-from schemas.trips import (
+from schemas.itinerary import (
     ItemDisplay,
     Itinerary,
     ItineraryItem,
@@ -38,6 +37,7 @@ from schemas.trips import (
     ItineraryItemPatch,
     ItineraryOrder,
 )
+from schemas.problems import FieldError
 
 MAX_ITEMS = 200
 

@@ -22,7 +22,7 @@ from api.services.trip_participant_data import seal_data
 from api.services.trips import accepting_applications, deadline, trip_view
 from db.queries import audit, trip_applications, trips
 from schemas.problems import FieldError
-from schemas.trips import (
+from schemas.trip_applications import (
     Application,
     ApplicationCounts,
     ApplicationCreate,

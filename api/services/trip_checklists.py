@@ -23,7 +23,7 @@ from api.services.trip_access import (
 from api.services.trips import trip_language
 from api.texts import pick
 from db.queries import audit, trip_applications, trips
-from schemas.trips import (
+from schemas.trip_applications import (
     Checklist,
     ChecklistEntry,
     ChecklistItem,

@@ -24,7 +24,7 @@ from api.services.trip_applications import application_view, application_with_po
 from api.services.trips import outbox
 from db.queries import trip_applications, trips
 from db.queries.notifications import insert_trip_application_notification
-from schemas.trips import Application
+from schemas.trip_applications import Application
 
 #: which statuses each organizer decision may start from
 DECISIONS: dict[str, tuple[str, ...]] = {

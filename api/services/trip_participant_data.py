@@ -14,7 +14,12 @@ from api.errors import Conflict, Forbidden
 from api.services import encryption
 from api.services.trip_access import Row, readable_application
 from db.queries import audit, data_keys, trip_applications
-from schemas.trips import EmergencyContact, ParticipantData, ParticipantDataPut, ParticipantNotes
+from schemas.trip_applications import (
+    EmergencyContact,
+    ParticipantData,
+    ParticipantDataPut,
+    ParticipantNotes,
+)
 
 #: the data class (and key) sealing emergency contacts and notes; one key per trip
 EMERGENCY_CLASS = "trip_emergency"

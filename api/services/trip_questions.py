@@ -13,7 +13,7 @@ from api.services.trips import trip_language
 from api.texts import pick
 from db.queries import trips
 from schemas.problems import FieldError
-from schemas.trips import Question, QuestionCreate, QuestionList, QuestionOption
+from schemas.trip_applications import Question, QuestionCreate, QuestionList, QuestionOption
 
 MAX_QUESTIONS = 50
 
