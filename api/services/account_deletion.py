@@ -1,4 +1,4 @@
-"""Deleting one's own account: rides cancelled with notice, applications withdrawn, RSVPs anonymized."""
+"""Deleting one's own account: rides cancelled, applications withdrawn, RSVPs anonymized."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Trip applications: applying with answers to the trip's questions, reading and listing
-applications with their counts, and "my trips".
+"""Trip applications: applying with answers, reading and listing applications, "my trips".
 
 Decisions and withdrawals are in api/services/trip_decisions.py, participant data in
 api/services/trip_participant_data.py.

@@ -1,5 +1,6 @@
-"""Trips: the Trip view with its protected meeting point, change notices and records, and the
-lifecycle (open, close, cancel, complete).
+"""Trips: the Trip view with its protected meeting point, change records, and the lifecycle.
+
+The lifecycle is open, close, cancel and complete; change notices and outbox records go with it.
 
 Who may see and change a trip is in api/services/trip_access.py; its fields and their rules in
 api/services/trip_editing.py.
