@@ -157,7 +157,7 @@ async def _privacy_report(
 
     from api.crypto import Keyring
     from api.privacy_text import render_text
-    from api.services.privacy import rsvp_report, run_drill
+    from api.services.privacy_drill import rsvp_report, run_drill
     from db.pool import connect
 
     assert settings.session_database_url

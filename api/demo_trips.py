@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
-from api.services import itinerary, trips
-from schemas.trips import ChecklistItemCreate, ItineraryItemCreate, QuestionCreate, TripCreate
+from api.services import itinerary, trip_checklists, trip_editing, trip_questions, trips
+from schemas.itinerary import ItineraryItemCreate
+from schemas.trip_applications import ChecklistItemCreate, QuestionCreate
+from schemas.trips import TripCreate
 
 _ORG = "frontera-unida"
 _ZONE = "America/Tijuana"
@@ -28,7 +30,7 @@ def _at(day: int, hour: int, minute: int = 0) -> datetime:
 async def load_demo_trips(conn: asyncpg.Connection, owner_id: UUID) -> int:
     """Create and open the demo trip as the demo organizer; how many trips were made."""
     start, end = _at(21, 8), _at(23, 18)
-    trip = await trips.create_trip(
+    trip = await trip_editing.create_trip(
         conn,
         _ORG,
         owner_id,
@@ -91,7 +93,7 @@ async def load_demo_trips(conn: asyncpg.Connection, owner_id: UUID) -> int:
             ),
             _LANGUAGES,
         )
-    await trips.add_question(
+    await trip_questions.add_question(
         conn,
         trip.id,
         owner_id,
@@ -101,7 +103,7 @@ async def load_demo_trips(conn: asyncpg.Connection, owner_id: UUID) -> int:
         _LANGUAGES,
     )
     for es, en in (("Exención firmada", "Waiver signed"), ("Capacitación", "Training attended")):
-        await trips.add_checklist_item(
+        await trip_checklists.add_checklist_item(
             conn, trip.id, owner_id, ChecklistItemCreate(title={"es": es, "en": en}), _LANGUAGES
         )
     await trips.open_trip(conn, trip.id, owner_id, _LANGUAGES)

@@ -26,7 +26,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
 from api.response_cache import Renders
-from api.services.feeds import Feed
+from api.services.feed_rendering import Feed
 
 FRESH_S = 1.0
 MAX_AGE_S = 300.0

@@ -9,7 +9,7 @@ from typing import Any
 
 from api.config import Settings
 from api.crypto import Keyring
-from api.services import feed_imports, webhooks
+from api.services import feed_imports, webhook_delivery
 from api.services.events import notify_revealed_locations
 from api.services.retention import (
     DELIVERY_LOG_DAYS,
@@ -57,7 +57,7 @@ async def run_housekeeping(conn: Any, retention: Retention | None = None) -> dic
 
 async def run_partner_jobs(pool: Any, settings: Settings, keyring: Keyring) -> int:
     """Webhooks (outbox fan-out, then due deliveries) and due calendar imports; work done."""
-    done = await webhooks.run_webhooks(pool, settings, keyring)
+    done = await webhook_delivery.run_webhooks(pool, settings, keyring)
     done += await feed_imports.run_due_imports(pool, settings)
     return done
 

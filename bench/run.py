@@ -356,19 +356,20 @@ async def pipeline_ceiling(url: str, duration: int) -> Result:
 async def feed_cold_renders(url: str, slug: str, runs: int = 5) -> list[Result]:
     """The org feed rendered cold in-process (no feed or VEVENT cached) against the same items
     built with plain icalendar objects; and the whole cold path (fetch + items + render)."""
-    from api.services import feeds
+    from api.services import feed_items, feed_rendering, public_feeds
     from bench.ical_render import render_with_icalendar
+    from db.queries import feeds as feed_queries
 
     conn = await connect(url)
     try:
 
-        def reader() -> feeds.Reader:
-            return feeds.Reader(["en"], "http://127.0.0.1", datetime.now(UTC))
+        def reader() -> feed_rendering.Reader:
+            return feed_rendering.Reader(["en"], "http://127.0.0.1", datetime.now(UTC))
 
-        await feeds.org_feed(conn, slug, reader())  # warms the VTIMEZONEs, as a server would
+        await public_feeds.org_feed(conn, slug, reader())  # warms the VTIMEZONEs, as a server would
         org_id = await conn.fetchval("SELECT id FROM orgs WHERE slug = $1", slug)
         window = reader()
-        rows = await feeds.q.select_org_feed_events(
+        rows = await feed_queries.select_org_feed_events(
             conn,
             org_id,
             now=window.now,
@@ -377,20 +378,20 @@ async def feed_cold_renders(url: str, slug: str, runs: int = 5) -> list[Result]:
             kinds=None,
             tags=None,
             language=None,
-            limit=feeds.MAX_ITEMS,
+            limit=feed_rendering.MAX_ITEMS,
         )
         items = [
-            feeds.event_item(r, reader(), exact=r["location_policy"] == "public") for r in rows
+            feed_items.event_item(r, reader(), exact=r["location_policy"] == "public") for r in rows
         ]
         whole, ours, theirs = [], [], []
         for _ in range(runs):
-            feeds.VEVENTS.clear()
+            feed_rendering.VEVENTS.clear()
             started = time.perf_counter()
-            await feeds.org_feed(conn, slug, reader())
+            await public_feeds.org_feed(conn, slug, reader())
             whole.append(time.perf_counter() - started)
-            feeds.VEVENTS.clear()
+            feed_rendering.VEVENTS.clear()
             started = time.perf_counter()
-            await feeds.render_feed("bench", items, None, private=False)
+            await feed_rendering.render_feed("bench", items, None, private=False)
             ours.append(time.perf_counter() - started)
             started = time.perf_counter()
             render_with_icalendar("bench", items)
@@ -478,7 +479,7 @@ async def rsvp_burst(
 
     http_seconds, errors = _burst(base, f"/v1/events/{http_event}/rsvps", requests)
 
-    from api.services.rsvps import create_rsvp
+    from api.services.rsvp_booking import create_rsvp
     from schemas.rsvps import RsvpCreate
 
     settings = load_settings(

@@ -8,7 +8,7 @@ from msgspec import Meta, Struct
 
 from schemas.accounts import Account, TwoFactorStatus
 from schemas.rides import PickupPoint
-from schemas.trips import EmergencyContact, ParticipantNotes
+from schemas.trip_applications import EmergencyContact, ParticipantNotes
 
 Id = Annotated[UUID, Meta(examples=["9b2f0c1e-6a4d-4f7e-9a51-0c3e2b7d8f10"])]
 When = Annotated[datetime, Meta(examples=["2026-12-05T17:00:00Z"])]

@@ -11,7 +11,7 @@ import pytest
 
 from api import feed_cache
 from api.feed_cache import FeedCache
-from api.services import feeds as feed_service
+from api.services import feed_rendering
 from tests.events_helpers import published_event
 from tests.people import create_org, sign_up
 from tests.test_feeds_helpers import event_uid, feed, props, rsvp, subscribe
@@ -184,7 +184,7 @@ async def test_feeds_past_the_byte_budget_keep_their_validators(client, app):
 
 def test_the_cache_holds_bodies_within_its_byte_budget():
     from api.feed_cache import Check
-    from api.services.feeds import EPOCH, Feed
+    from api.services.feed_rendering import EPOCH, Feed
 
     now = time.monotonic()
     cache = FeedCache(max_body_bytes=250)
@@ -221,13 +221,13 @@ async def test_misses_that_arrive_together_render_the_feed_once(client, monkeypa
     org = await create_org(client, organizer)
     await published_event(client, org, organizer, title={"en": "Vigil"})
     renders = []
-    real_render = feed_service.render_feed
+    real_render = feed_rendering.render_feed
 
     async def counting_render(*args, **kwargs):
         renders.append(args[0])
         return await real_render(*args, **kwargs)
 
-    monkeypatch.setattr(feed_service, "render_feed", counting_render)
+    monkeypatch.setattr(feed_rendering, "render_feed", counting_render)
     path = f"/v1/orgs/{org['slug']}/calendar.ics"
     answers = await asyncio.gather(*(client.get(path) for _ in range(6)))
     assert [a.status_code for a in answers] == [200] * 6
@@ -245,7 +245,7 @@ async def test_a_failed_render_does_not_hold_back_the_next_request(client, app):
 
 def test_while_one_request_checks_a_feed_the_others_are_served_the_entry():
     from api.feed_cache import Check
-    from api.services.feeds import EPOCH, Feed
+    from api.services.feed_rendering import EPOCH, Feed
 
     cache = FeedCache()
     a_while_ago = time.monotonic() - 10 * feed_cache.FRESH_S

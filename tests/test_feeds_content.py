@@ -13,7 +13,7 @@ import vobject
 from ical.calendar_stream import IcsCalendarStream
 
 from api import feed_cache
-from api.services import feeds as feed_service
+from api.services import feed_rendering
 from tests.calendar_parsers import forget_vobject_zones, unfolded_lines, vevents
 from tests.events_helpers import in_days, published_event
 from tests.people import create_org, join, sign_up
@@ -409,7 +409,7 @@ async def test_big_renders_leave_the_event_loop_and_unchanged_events_come_from_t
     )
     rendered: list[str] = []
     threads: list[int] = []
-    real_render, real_run_sync = feed_service.render_vevent, anyio.to_thread.run_sync
+    real_render, real_run_sync = feed_rendering.render_vevent, anyio.to_thread.run_sync
 
     def counting_render(item):
         rendered.append(item.uid)
@@ -419,9 +419,9 @@ async def test_big_renders_leave_the_event_loop_and_unchanged_events_come_from_t
         threads.append(1)
         return await real_run_sync(function, *args, **kwargs)
 
-    monkeypatch.setattr(feed_service, "render_vevent", counting_render)
+    monkeypatch.setattr(feed_rendering, "render_vevent", counting_render)
     monkeypatch.setattr(anyio.to_thread, "run_sync", spying_run_sync)
-    feed_service.VEVENTS.clear()
+    feed_rendering.VEVENTS.clear()
     path = f"/v1/orgs/{org['slug']}/calendar.ics"
     first = await feed(client, path)
     assert (len(rendered), len(threads)) == (151, 1)

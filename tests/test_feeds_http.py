@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.config import Settings
-from api.services import feeds as feed_service
+from api.services import feed_rendering, feed_tokens
 from schemas.feeds import feed_links_for
 from tests.conftest import SharedConnection
 from tests.events_helpers import published_event
@@ -139,7 +139,7 @@ async def test_the_etag_is_a_hash_of_bytes_that_another_app_renders_identically(
     _, org, _ = await _org_with_event(client)
     path = f"/v1/orgs/{org['slug']}/calendar.ics"
     first = await client.get(path)
-    feed_service.VEVENTS.clear()  # an empty cache, as in a freshly started process
+    feed_rendering.VEVENTS.clear()  # an empty cache, as in a freshly started process
     other_app = create_app(settings, pool=SharedConnection(conn))
     transport = httpx.ASGITransport(app=other_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
@@ -281,7 +281,7 @@ async def test_tokens_are_per_account_and_need_a_login(client):
 
 async def test_an_account_holds_at_most_twenty_tokens(client):
     ana = await sign_up(client, "Ana")
-    for _ in range(feed_service.MAX_TOKENS_PER_ACCOUNT):
+    for _ in range(feed_tokens.MAX_TOKENS_PER_ACCOUNT):
         assert (await client.post("/v1/me/feed-tokens", headers=ana.headers)).status_code == 201
     assert_problem(await client.post("/v1/me/feed-tokens", headers=ana.headers), 409, "conflict")
 

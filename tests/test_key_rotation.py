@@ -13,7 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.crypto import DecryptionError, Keyring
-from api.services import encryption, rsvps
+from api.services import encryption, rsvp_manage
 from api.services.key_rotation import RotationError, rotate_master_key
 from tests.conftest import SharedConnection, settings_for
 from tests.events_helpers import published_event
@@ -186,7 +186,7 @@ async def test_the_worker_can_still_put_an_anonymous_manage_link_into_a_message_
     await rotate_master_key(conn, Keyring(settings.secret_key), new)
 
     rotated_settings = settings_for(database_url, CARAVAN_SECRET_KEY=NEW_SECRET)
-    link = await rsvps.manage_link(conn, new, rotated_settings, rsvp_id)
+    link = await rsvp_manage.manage_link(conn, new, rotated_settings, rsvp_id)
     assert link == created.json()["manage_url"]
     async with app_with_secret(database_url, conn, NEW_SECRET) as rotated:
         view = await rotated.get(f"/v1/rsvps/manage/{link.rsplit('/', 1)[-1]}")

@@ -38,7 +38,15 @@ from api.app import create_app
 from api.config import Settings
 from api.crypto import Keyring
 from api.errors import Conflict
-from api.services import ride_bookings, rsvps, trip_applications, trips
+from api.services import (
+    ride_bookings,
+    rsvp_booking,
+    rsvp_counts,
+    rsvp_manage,
+    trip_applications,
+    trip_decisions,
+    trip_editing,
+)
 from api.services.events import update_event
 from api.services.shifts import create_shift, update_shift
 from db.pool import connect
@@ -46,7 +54,8 @@ from schemas.events import EventPatch
 from schemas.rides import RideBookingCreate
 from schemas.rsvps import RsvpCreate, RsvpPatch
 from schemas.shifts import ShiftCreate, ShiftPatch
-from schemas.trips import ApplicationCreate, TripPatch
+from schemas.trip_applications import ApplicationCreate
+from schemas.trips import TripPatch
 from tests.conftest import SharedConnection, create_test_database, drop_test_database, settings_for
 from tests.events_helpers import published_event
 from tests.people import Person, create_org, sign_up
@@ -201,7 +210,7 @@ class RsvpMachine(Machine):
     def spots_left(self) -> int | None:
         """What the public counts say a newcomer can take now, for this machine's pool."""
         w = self.world
-        counts = w.run(rsvps.event_counts(w.conn, self.event_id, None, None))
+        counts = w.run(rsvp_counts.event_counts(w.conn, self.event_id, None, None))
         if self.shift_id is None:
             return counts.spots_left
         (shift,) = [s.counts for s in counts.shifts if s.shift_id == self.shift_id]
@@ -211,7 +220,7 @@ class RsvpMachine(Machine):
         w = self.world
         spots_left = self.spots_left()
         created = self.step(
-            rsvps.create_rsvp(
+            rsvp_booking.create_rsvp(
                 w.conn,
                 w.keyring,
                 w.settings,
@@ -240,7 +249,7 @@ class RsvpMachine(Machine):
     @rule(token=tokens)
     def cancel(self, token: str) -> None:
         if token != "cvn_rsvp_refused":
-            self.step(rsvps.cancel_by_token(self.world.conn, self.world.keyring, token))
+            self.step(rsvp_manage.cancel_by_token(self.world.conn, self.world.keyring, token))
 
     @rule(token=tokens, guests=st.integers(0, 3))
     def change_guests(self, token: str, guests: int) -> None:
@@ -248,7 +257,9 @@ class RsvpMachine(Machine):
             return
         w = self.world
         self.step(
-            rsvps.update_by_token(w.conn, w.keyring, w.settings, token, RsvpPatch(guests=guests))
+            rsvp_manage.update_by_token(
+                w.conn, w.keyring, w.settings, token, RsvpPatch(guests=guests)
+            )
         )
 
     @rule(delta=st.one_of(st.integers(-3, 3), st.none()))
@@ -368,14 +379,14 @@ class TripMachine(Machine):
     def decide(self, application: tuple[UUID, UUID] | None, to: str) -> None:
         if application is not None:
             w = self.world
-            self.step(trip_applications.decide(w.conn, application[0], self.organizer_id, to))
+            self.step(trip_decisions.decide(w.conn, application[0], self.organizer_id, to))
 
     @rule(application=applications)
     def withdraw(self, application: tuple[UUID, UUID] | None) -> None:
         if application is None:
             return
         before = self.fetchrow("SELECT status FROM trip_applications WHERE id = $1", application[0])
-        done = self.step(trip_applications.withdraw(self.world.conn, *application))
+        done = self.step(trip_decisions.withdraw(self.world.conn, *application))
         if done is not None and before["status"] == "accepted":
             self.assert_no_free_place_while_someone_waits()
 
@@ -384,7 +395,7 @@ class TripMachine(Machine):
         w = self.world
         old = self.fetchrow("SELECT capacity FROM trips WHERE id = $1", self.trip_id)
         done = self.step(
-            trips.update_trip(
+            trip_editing.update_trip(
                 w.conn, self.trip_id, self.organizer_id, TripPatch(capacity=capacity), ["en"]
             )
         )

@@ -15,7 +15,7 @@ import httpx
 
 from api.crypto import Keyring
 from api.services import encryption
-from api.services.trips import EMERGENCY_CLASS, purge_trip_participant_data
+from api.services.trip_participant_data import EMERGENCY_CLASS, purge_trip_participant_data
 from tests.cohost_helpers import cohost
 from tests.conftest import settings_for
 from tests.people import Person, create_org, join, sign_up

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from api.services import webhooks
+from api.services import webhook_delivery, webhook_fanout, webhook_signing
 from tests.events_helpers import published_event
 from tests.people import create_org, join, sign_up
 from tests.problems import assert_problem
@@ -142,7 +142,7 @@ async def test_deliveries_are_signed_thin_and_carry_no_personal_data(
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(tampered.body.replace(b"event", b"evenT", 1), tampered.headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(webhooks.new_secret()).verify(tampered.body, tampered.headers)
+        Webhook(webhook_signing.new_secret()).verify(tampered.body, tampered.headers)
 
 
 async def test_only_public_events_are_announced_and_hidden_ones_are_deleted(
@@ -235,20 +235,20 @@ async def test_410_disables_the_endpoint(hook_client, conn, loop_settings):
 async def test_a_hanging_receiver_times_out_and_is_retried(hook_client, conn, loop_settings):
     owner = await sign_up(hook_client, "Owner")
     org = await create_org(hook_client, owner)
-    quick = webhooks.DeliveryPolicy(schedule=(0.0,) * 9, jitter=0.0, timeout_s=0.3)
+    quick = webhook_delivery.DeliveryPolicy(schedule=(0.0,) * 9, jitter=0.0, timeout_s=0.3)
     async with LoopbackServer(lambda _: Reply(200, delay=3.0)) as receiver:
         await register_endpoint(hook_client, org, owner, receiver.url)
         await published_event(hook_client, org, owner)
-        await webhooks.fan_out(conn, loop_settings.public_url)
+        await webhook_fanout.fan_out(conn, loop_settings.public_url)
         await worker_round(conn, loop_settings, quick)
     row = await conn.fetchrow("SELECT status, attempts, last_error FROM webhook_deliveries")
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert "within 0.3 s" in row["last_error"]
-    assert webhooks.DeliveryPolicy().timeout_s <= 15
+    assert webhook_delivery.DeliveryPolicy().timeout_s <= 15
 
 
 def test_the_retry_schedule_backs_off_with_jitter_for_more_than_a_day():
-    policy = webhooks.DeliveryPolicy()
+    policy = webhook_delivery.DeliveryPolicy()
     assert sum(policy.schedule) >= 24 * 3600
     assert list(policy.schedule) == sorted(policy.schedule)
     delays = [policy.delay(1, None) for _ in range(50)]
@@ -262,7 +262,7 @@ async def test_exhausted_retries_fail_disable_and_can_be_redelivered(
 ):
     owner = await sign_up(hook_client, "Owner")
     org = await create_org(hook_client, owner)
-    short = webhooks.DeliveryPolicy(schedule=(0.0,), jitter=0.0, timeout_s=2.0)
+    short = webhook_delivery.DeliveryPolicy(schedule=(0.0,), jitter=0.0, timeout_s=2.0)
     answers = [Reply(503), Reply(502), Reply(204)]
     async with LoopbackServer(lambda _: answers.pop(0)) as receiver:
         endpoint = await register_endpoint(hook_client, org, owner, receiver.url, ["event.created"])

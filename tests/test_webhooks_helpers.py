@@ -13,7 +13,7 @@ import httpx
 from api.app import create_app
 from api.config import Settings
 from api.crypto import Keyring
-from api.services import webhooks
+from api.services import webhook_delivery, webhook_fanout
 from api.services.ssrf import OutboundPolicy
 from tests.conftest import SharedConnection, settings_for
 
@@ -101,7 +101,7 @@ class LoopbackServer:
 
 
 #: retries at once, no jitter, short timeouts: tests never wait for a schedule
-FAST = webhooks.DeliveryPolicy(schedule=(0.0,) * 9, jitter=0.0, timeout_s=2.0)
+FAST = webhook_delivery.DeliveryPolicy(schedule=(0.0,) * 9, jitter=0.0, timeout_s=2.0)
 LOOPBACK = OutboundPolicy(allow_loopback=True)
 
 
@@ -122,11 +122,11 @@ async def loopback_client(settings: Settings, conn: Any) -> AsyncIterator[httpx.
 
 
 async def worker_round(
-    conn: Any, settings: Settings, policy: webhooks.DeliveryPolicy = FAST
+    conn: Any, settings: Settings, policy: webhook_delivery.DeliveryPolicy = FAST
 ) -> int:
     """What `caravan worker` does for webhooks in one round: fan out, then deliver."""
-    await webhooks.fan_out(conn, settings.public_url)
-    return await webhooks.deliver_due(conn, Keyring(settings.secret_key), LOOPBACK, policy)
+    await webhook_fanout.fan_out(conn, settings.public_url)
+    return await webhook_delivery.deliver_due(conn, Keyring(settings.secret_key), LOOPBACK, policy)
 
 
 async def register_endpoint(

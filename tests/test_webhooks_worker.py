@@ -13,7 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.crypto import Keyring
-from api.services import webhooks
+from api.services import webhook_delivery, webhook_fanout
 from api.worker import run_partner_jobs
 from db.pool import connect, create_pool
 from tests.conftest import settings_for
@@ -57,10 +57,10 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(live_client, live_data
         await register_endpoint(client, org, owner, receiver.url, ["event.created"])
         await published_event(client, org, owner)
         async with pool.acquire() as conn:
-            await webhooks.fan_out(conn, settings.public_url)
+            await webhook_fanout.fan_out(conn, settings.public_url)
 
         doomed = await connect(live_database_url)
-        task = asyncio.create_task(webhooks.deliver_due(doomed, keyring, LOOPBACK, FAST))
+        task = asyncio.create_task(webhook_delivery.deliver_due(doomed, keyring, LOOPBACK, FAST))
         await asyncio.wait_for(receiver.arrived.wait(), 10)
         doomed.terminate()  # the worker's connection dies mid-flight ...
         task.cancel()  # ... and so does the worker
@@ -75,7 +75,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(live_client, live_data
             assert (row["status"], row["attempts"]) == ("pending", 0)
             while not delivered and time.monotonic() < stop:
                 # the dead worker's lock goes when the server notices; then another takes over
-                delivered = await webhooks.deliver_due(conn, keyring, LOOPBACK, FAST)
+                delivered = await webhook_delivery.deliver_due(conn, keyring, LOOPBACK, FAST)
                 await asyncio.sleep(0.05)
             row = await conn.fetchrow("SELECT status, attempts FROM webhook_deliveries")
         assert (row["status"], row["attempts"]) == ("succeeded", 1)
@@ -96,12 +96,12 @@ async def test_many_workers_send_each_delivery_once(live_client, live_database_u
         for _ in range(6):
             await published_event(client, org, owner)
         # the worker's own round (fan-out, then delivery) in three processes at once
-        small = webhooks.DeliveryPolicy(schedule=(0.0,), jitter=0.0, timeout_s=2.0, batch=2)
+        small = webhook_delivery.DeliveryPolicy(schedule=(0.0,), jitter=0.0, timeout_s=2.0, batch=2)
 
         async def worker() -> None:
             await run_partner_jobs(pool, settings, keyring)
             async with pool.acquire() as conn:
-                while await webhooks.deliver_due(conn, keyring, LOOPBACK, small):
+                while await webhook_delivery.deliver_due(conn, keyring, LOOPBACK, small):
                     pass
 
         await asyncio.gather(worker(), worker(), worker())

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from api.config import Settings
 from api.crypto import Keyring
 from api.pagination import Cursor, Limit
-from api.services import accounts, challenges, privacy, two_factor
+from api.services import account_deletion, account_export, accounts, challenges, two_factor
 from api.services.accounts import Caller, LoginAttempt, Passwords
 from api.services.rate_limits import SOLVED_KEY, client_key
 from schemas.accounts import (
@@ -99,7 +99,7 @@ class AccountController(Controller):
         account: NamedDependency[Caller],
     ) -> Response[AccountExport]:
         """Everything Caravan holds about your account, as JSON, sealed fields opened."""
-        export = await privacy.export_account(conn, keyring, settings, account)
+        export = await account_export.export_account(conn, keyring, settings, account)
         return Response(export, headers=_NO_STORE)
 
     @delete(
@@ -118,7 +118,7 @@ class AccountController(Controller):
     ) -> None:
         """Delete your account: RSVPs become anonymous places, rides are cancelled with notice,
         trip applications withdrawn; refused while you are an organization's last owner."""
-        await privacy.delete_account(conn, keyring, passwords, settings, account, data)
+        await account_deletion.delete_account(conn, keyring, passwords, settings, account, data)
 
 
 class TwoFactorController(Controller):

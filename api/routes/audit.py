@@ -14,7 +14,7 @@ from litestar.params import FromPath, QueryParameter
 from api import privacy_text
 from api.config import Settings
 from api.pagination import Cursor, Limit, link_header
-from api.services import privacy
+from api.services import audit_log, privacy_drill
 from api.services.accounts import Caller
 from schemas.audit import AuditPage
 from schemas.privacy import PrivacyReport
@@ -46,7 +46,7 @@ class AuditController(Controller):
         limit: Limit = 50,
     ) -> Response[AuditPage]:
         """Who viewed or exported which list, changed roles, keys and webhooks (owners)."""
-        page = await privacy.list_audit_log(
+        page = await audit_log.list_audit_log(
             conn, slug, caller.account_id if caller else None, action, cursor, limit
         )
         query: dict[str, object] = {"limit": limit}
@@ -76,7 +76,7 @@ class AuditController(Controller):
         """The subpoena drill (owners): every field held about a member, or about anyone else
         the org holds data on, in what form, and when the sensitive ones are purged; never the
         values. `Accept: text/plain` gives the same on one page (at most 60 lines)."""
-        report = await privacy.privacy_report(
+        report = await privacy_drill.privacy_report(
             conn, settings, slug, caller.account_id if caller else None, account_id
         )
         return _negotiated(request, report)
@@ -94,7 +94,7 @@ class AuditController(Controller):
     ) -> Response[PrivacyReport]:
         """What the organization holds about this RSVP, for whoever holds its manage link: the
         fields, their form and purge times, never the values; `Accept: text/plain` for one page."""
-        return _negotiated(request, await privacy.rsvp_report(conn, settings, token))
+        return _negotiated(request, await privacy_drill.rsvp_report(conn, settings, token))
 
 
 def _negotiated(request: Request[Any, Any, Any], report: PrivacyReport) -> Response[PrivacyReport]:

@@ -20,7 +20,7 @@ from api.config import Settings
 from api.crypto import Keyring
 from api.deps import provide_languages
 from api.feed_cache import Check, FeedCache, FeedEntry
-from api.services import feeds
+from api.services import feed_rendering, feed_tokens, personal_feeds, public_feeds
 from api.services.accounts import Caller
 from schemas.feeds import FeedTokenCreate, FeedTokenCreated, FeedTokenList, request_public_url
 
@@ -95,12 +95,14 @@ def public_url_middleware(public_url: str) -> Callable[[ASGIApp], ASGIApp]:
     return middleware
 
 
-def _reader(settings: Settings, languages: list[str]) -> feeds.Reader:
-    return feeds.Reader(languages=languages, public_url=settings.public_url, now=datetime.now(UTC))
+def _reader(settings: Settings, languages: list[str]) -> feed_rendering.Reader:
+    return feed_rendering.Reader(
+        languages=languages, public_url=settings.public_url, now=datetime.now(UTC)
+    )
 
 
 def _not_modified(
-    feed: feeds.Feed, if_none_match: str | None, if_modified_since: str | None
+    feed: feed_rendering.Feed, if_none_match: str | None, if_modified_since: str | None
 ) -> bool:
     """RFC 9110 §13.2.2: If-None-Match (weak comparison, lists, `*`) wins; otherwise an
     If-Modified-Since that parses and is not before Last-Modified."""
@@ -119,7 +121,7 @@ def _not_modified(
 
 
 def _respond(
-    feed: feeds.Feed, if_none_match: str | None, if_modified_since: str | None
+    feed: feed_rendering.Feed, if_none_match: str | None, if_modified_since: str | None
 ) -> Response[bytes]:
     headers = {
         "ETag": feed.etag,
@@ -152,19 +154,19 @@ async def cached_feed_response(request: Request[Any, Any, Any]) -> Response[byte
     timeout = state.settings.pool_acquire_timeout_s
     if request.route_handler.opt["feed_cache"] == "personal":
         async with state.pool.acquire(timeout=timeout) as conn:
-            account_id = await feeds.feed_token_account(conn, request.path_params["token"])
+            account_id = await feed_tokens.feed_token_account(conn, request.path_params["token"])
         if account_id is None:
             return None  # the handler answers 404
 
         async def personal() -> str | None:
             async with state.pool.acquire(timeout=timeout) as conn:
-                return await feeds.personal_feed_fingerprint(conn, account_id)
+                return await personal_feeds.personal_feed_fingerprint(conn, account_id)
 
         return await _from_cache(request, state.feed_cache, key, personal)
 
     async def org() -> str | None:
         async with state.pool.acquire(timeout=timeout) as conn:
-            return await feeds.org_feed_fingerprint(conn, request.path_params["slug"])
+            return await public_feeds.org_feed_fingerprint(conn, request.path_params["slug"])
 
     # No connection is held from here on: a request waiting for another one's render must not
     # keep a connection that the render needs.
@@ -204,7 +206,7 @@ async def _from_cache(
     return _respond(entry.feed, if_none_match, if_modified_since)
 
 
-def _remember(request: Request[Any, Any, Any], feed: feeds.Feed) -> None:
+def _remember(request: Request[Any, Any, Any], feed: feed_rendering.Feed) -> None:
     """Keep a feed rendered after a cache miss, under the check taken before rendering it."""
     check = request.state.get(_FEED_CHECK)
     if check is not None:
@@ -242,7 +244,7 @@ class FeedController(Controller):
     ) -> Response[bytes]:
         """An org's public events, co-hosted ones included, from 30 days ago to a year ahead;
         filter by kind, tag and language."""
-        feed = await feeds.org_feed(
+        feed = await public_feeds.org_feed(
             conn, slug, _reader(settings, languages), kinds=kind, tags=tag, language=language
         )
         _remember(request, feed)
@@ -269,7 +271,7 @@ class FeedController(Controller):
     ) -> Response[bytes]:
         """One event, with its place as precise as you may know it (private events: use the
         share link's feed)."""
-        feed = await feeds.event_feed(
+        feed = await public_feeds.event_feed(
             conn, event_id, _account_id(caller), _reader(settings, languages)
         )
         return _respond(feed, if_none_match, if_modified_since)
@@ -294,7 +296,7 @@ class FeedController(Controller):
         if_modified_since: IfModifiedSince = None,
     ) -> Response[bytes]:
         """A private event through its share link (a secret: never cached by shared caches)."""
-        feed = await feeds.shared_event_feed(
+        feed = await public_feeds.shared_event_feed(
             conn, token, _account_id(caller), _reader(settings, languages)
         )
         return _respond(feed, if_none_match, if_modified_since)
@@ -319,7 +321,7 @@ class FeedController(Controller):
         if_modified_since: IfModifiedSince = None,
     ) -> Response[bytes]:
         """A trip and its public itinerary (participant-only items for its participants)."""
-        feed = await feeds.trip_feed(
+        feed = await public_feeds.trip_feed(
             conn, trip_id, _account_id(caller), _reader(settings, languages)
         )
         return _respond(feed, if_none_match, if_modified_since)
@@ -344,7 +346,7 @@ class FeedController(Controller):
     ) -> Response[bytes]:
         """The event behind an RSVP's manage link and its shift, with the place as revealed to
         that RSVP; no account needed."""
-        feed = await feeds.manage_feed(conn, token, _reader(settings, languages))
+        feed = await personal_feeds.manage_feed(conn, token, _reader(settings, languages))
         return _respond(feed, if_none_match, if_modified_since)
 
     @route(
@@ -369,7 +371,9 @@ class FeedController(Controller):
     ) -> Response[bytes]:
         """Your personal feed behind a secret token: events you are going to or waitlisted for,
         your shifts, your trips and their itineraries, your rides."""
-        feed = await feeds.personal_feed(conn, keyring, token, _reader(settings, languages))
+        feed = await personal_feeds.personal_feed(
+            conn, keyring, token, _reader(settings, languages)
+        )
         _remember(request, feed)
         return _respond(feed, if_none_match, if_modified_since)
 
@@ -386,7 +390,7 @@ class FeedTokenController(Controller):
         data: JSONBody[FeedTokenCreate | None] = None,
     ) -> Response[FeedTokenCreated]:
         """A secret URL for your personal feed; the token is shown only in this response."""
-        created = await feeds.create_feed_token(
+        created = await feed_tokens.create_feed_token(
             conn, settings.public_url, account.account_id, data.label if data else None
         )
         return Response(created, status_code=201, headers={"Cache-Control": "no-store"})
@@ -396,7 +400,7 @@ class FeedTokenController(Controller):
         self, conn: NamedDependency[asyncpg.Connection], account: NamedDependency[Caller]
     ) -> FeedTokenList:
         """Your personal feed tokens (never their secrets)."""
-        return await feeds.list_feed_tokens(conn, account.account_id)
+        return await feed_tokens.list_feed_tokens(conn, account.account_id)
 
     @delete("/v1/me/feed-tokens/{token_id:uuid}", opt={"problems": (401, 404)})
     async def revoke_feed_token(
@@ -406,7 +410,7 @@ class FeedTokenController(Controller):
         token_id: FromPath[UUID],
     ) -> None:
         """Revoke a token: its feed answers 404 from now on."""
-        await feeds.revoke_feed_token(conn, account.account_id, token_id)
+        await feed_tokens.revoke_feed_token(conn, account.account_id, token_id)
 
     @post(
         "/v1/me/feed-tokens/{token_id:uuid}/rotate",
@@ -421,7 +425,7 @@ class FeedTokenController(Controller):
         token_id: FromPath[UUID],
     ) -> Response[FeedTokenCreated]:
         """Replace a token with a new one (same label); the old feed URL stops working."""
-        created = await feeds.rotate_feed_token(
+        created = await feed_tokens.rotate_feed_token(
             conn, settings.public_url, account.account_id, token_id
         )
         return Response(created, headers={"Cache-Control": "no-store"})

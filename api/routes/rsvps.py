@@ -13,7 +13,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from api.config import Settings
 from api.crypto import Keyring
 from api.pagination import Cursor, Limit, link_header
-from api.services import rsvps
+from api.services import rsvp_attendees, rsvp_booking, rsvp_counts, rsvp_manage
 from api.services.accounts import Caller
 from schemas.rsvps import (
     AttendeePage,
@@ -85,7 +85,7 @@ class RsvpController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RsvpCreated]:
         """Say you're coming (an account is optional); waitlisted unless your group fits in `spots_left` (strict arrival order); returns the secret manage link once."""
-        created, replayed = await rsvps.create_rsvp(
+        created, replayed = await rsvp_booking.create_rsvp(
             conn, keyring, settings, event_id, _account_id(caller), data, idempotency_key
         )
         headers = dict(_NO_STORE)
@@ -103,7 +103,7 @@ class RsvpController(Controller):
         lang: Lang = None,
     ) -> Response[ManageView]:
         """Your RSVP behind its manage link: status, place in line, the event, announcements, notifications."""
-        view = await rsvps.manage_view(conn, keyring, token, languages)
+        view = await rsvp_manage.manage_view(conn, keyring, token, languages)
         return Response(view, headers=_NO_STORE)
 
     @patch(
@@ -120,7 +120,7 @@ class RsvpController(Controller):
         data: JSONBody[RsvpPatch],
     ) -> Response[Rsvp]:
         """Change guests, alias, language needs or contact; more guests need free places (else 409, unchanged)."""
-        updated = await rsvps.update_by_token(conn, keyring, settings, token, data)
+        updated = await rsvp_manage.update_by_token(conn, keyring, settings, token, data)
         return Response(updated, headers=_NO_STORE)
 
     @delete("/v1/rsvps/manage/{token:str}", status_code=200, opt={"problems": (404, 409)})
@@ -131,7 +131,7 @@ class RsvpController(Controller):
         token: FromPath[str],
     ) -> Response[Rsvp]:
         """Cancel your RSVP; your places go to the first in line at once. Repeating it changes nothing."""
-        cancelled = await rsvps.cancel_by_token(conn, keyring, token)
+        cancelled = await rsvp_manage.cancel_by_token(conn, keyring, token)
         return Response(cancelled, headers=_NO_STORE)
 
     @get("/v1/me/rsvps", opt={"problems": (401,)})
@@ -147,7 +147,7 @@ class RsvpController(Controller):
         limit: Limit = 50,
     ) -> Response[MyRsvpPage]:
         """Your RSVPs with their events, soonest first."""
-        page = await rsvps.list_my_rsvps(
+        page = await rsvp_manage.list_my_rsvps(
             conn, keyring, settings, account.account_id, languages, cursor, limit
         )
         headers = dict(_NO_STORE)
@@ -163,7 +163,7 @@ class RsvpController(Controller):
         share_token: ShareTokenQuery = None,
     ) -> EventCounts:
         """Counts without names: places going and waiting, spots a newcomer can take (0 while anyone waits), language needs against interpreters (small needs hidden from the public), per shift."""
-        return await rsvps.event_counts(conn, event_id, _account_id(caller), share_token)
+        return await rsvp_counts.event_counts(conn, event_id, _account_id(caller), share_token)
 
     @get("/v1/events/{event_id:uuid}/rsvps", opt={"problems": (401, 403, 404)})
     async def list_attendees(
@@ -180,7 +180,7 @@ class RsvpController(Controller):
         limit: Limit = 50,
     ) -> Response[AttendeePage]:
         """The attendee list with counts (organizers of the creating org, or co-hosts granted access); each read is audited."""
-        page = await rsvps.list_attendees(
+        page = await rsvp_attendees.list_attendees(
             conn,
             keyring,
             event_id,
@@ -219,7 +219,7 @@ class RsvpController(Controller):
         status: StatusFilter = None,
     ) -> Response[str]:
         """The attendee list as CSV (same access as the list); each export is audited."""
-        body = await rsvps.export_attendees(
+        body = await rsvp_attendees.export_attendees(
             conn,
             keyring,
             event_id,
@@ -250,5 +250,5 @@ class RsvpController(Controller):
         rsvp_id: FromPath[UUID],
     ) -> Response[Rsvp]:
         """Mark a going RSVP attended (organizers with attendee access); repeating it changes nothing."""
-        checked = await rsvps.check_in(conn, keyring, rsvp_id, _account_id(caller))
+        checked = await rsvp_attendees.check_in(conn, keyring, rsvp_id, _account_id(caller))
         return Response(checked, headers=_NO_STORE)

@@ -13,10 +13,29 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.crypto import Keyring
 from api.pagination import Cursor, Limit, link_header
-from api.services import itinerary, trip_applications, trips
+from api.services import (
+    itinerary,
+    trip_announcements,
+    trip_applications,
+    trip_checklists,
+    trip_cohosts,
+    trip_decisions,
+    trip_editing,
+    trip_participant_data,
+    trip_questions,
+    trip_roster,
+    trips,
+)
 from api.services.accounts import Caller
 from schemas.events import Cohost, CohostAdd, CohostList
-from schemas.trips import (
+from schemas.itinerary import (
+    Itinerary,
+    ItineraryItem,
+    ItineraryItemCreate,
+    ItineraryItemPatch,
+    ItineraryOrder,
+)
+from schemas.trip_applications import (
     Application,
     ApplicationCreate,
     ApplicationDecision,
@@ -25,11 +44,6 @@ from schemas.trips import (
     ChecklistItem,
     ChecklistItemCreate,
     ChecklistMark,
-    Itinerary,
-    ItineraryItem,
-    ItineraryItemCreate,
-    ItineraryItemPatch,
-    ItineraryOrder,
     MyTripPage,
     ParticipantChecklist,
     ParticipantData,
@@ -37,6 +51,8 @@ from schemas.trips import (
     Question,
     QuestionCreate,
     QuestionList,
+)
+from schemas.trips import (
     Trip,
     TripAnnouncement,
     TripAnnouncementCreate,
@@ -90,7 +106,7 @@ class TripController(Controller):
         data: JSONBody[TripCreate],
     ) -> Trip:
         """Create a trip as a draft (organizers and owners)."""
-        return await trips.create_trip(conn, slug, account.account_id, data, languages)
+        return await trip_editing.create_trip(conn, slug, account.account_id, data, languages)
 
     @get("/v1/orgs/{slug:str}/trips", opt={"problems": (404,)})
     async def list_org_trips(
@@ -106,7 +122,7 @@ class TripController(Controller):
     ) -> Response[TripPage]:
         """An org's trips and those it co-hosts, by start (members also see members-only ones,
         organizers also drafts)."""
-        page = await trips.list_org_trips(
+        page = await trip_editing.list_org_trips(
             conn,
             slug,
             _account_id(caller),
@@ -134,7 +150,7 @@ class TripController(Controller):
         lang: Lang = None,
     ) -> Trip:
         """A trip, with its meeting point as precise as you may know it."""
-        return await trips.get_trip(conn, trip_id, _account_id(caller), languages)
+        return await trip_editing.get_trip(conn, trip_id, _account_id(caller), languages)
 
     @patch("/v1/trips/{trip_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_trip(
@@ -146,7 +162,7 @@ class TripController(Controller):
         data: JSONBody[TripPatch],
     ) -> Trip:
         """Change a trip (organizers of a hosting org); capacity never below the accepted."""
-        return await trips.update_trip(conn, trip_id, account.account_id, data, languages)
+        return await trip_editing.update_trip(conn, trip_id, account.account_id, data, languages)
 
     @post("/v1/trips/{trip_id:uuid}/open", status_code=200, opt={"problems": (401, 403, 404, 409)})
     async def open_trip(
@@ -209,7 +225,7 @@ class TripController(Controller):
         trip_id: FromPath[UUID],
     ) -> CohostList:
         """The co-hosting organizations and their access (organizers)."""
-        return await trips.list_cohosts(conn, trip_id, account.account_id)
+        return await trip_cohosts.list_cohosts(conn, trip_id, account.account_id)
 
     @post("/v1/trips/{trip_id:uuid}/cohosts", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_cohost(
@@ -221,7 +237,7 @@ class TripController(Controller):
     ) -> Cohost:
         """Invite an organization to co-host (organizers of the creating org); it co-hosts once
         one of its organizers accepts."""
-        return await trips.add_cohost(conn, trip_id, account.account_id, data)
+        return await trip_cohosts.add_cohost(conn, trip_id, account.account_id, data)
 
     @delete("/v1/trips/{trip_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
     async def remove_cohost(
@@ -233,7 +249,7 @@ class TripController(Controller):
     ) -> None:
         """Remove a co-hosting organization, or withdraw its invitation (organizers of the
         creating org)."""
-        await trips.remove_cohost(conn, trip_id, account.account_id, slug)
+        await trip_cohosts.remove_cohost(conn, trip_id, account.account_id, slug)
 
     @post(
         "/v1/trips/{trip_id:uuid}/cohosts/{slug:str}/accept",
@@ -248,7 +264,7 @@ class TripController(Controller):
         slug: FromPath[str],
     ) -> Cohost:
         """Accept an invitation to co-host (organizers of the invited org)."""
-        return await trips.accept_cohost(conn, trip_id, account.account_id, slug)
+        return await trip_cohosts.accept_cohost(conn, trip_id, account.account_id, slug)
 
     @post(
         "/v1/trips/{trip_id:uuid}/cohosts/{slug:str}/decline",
@@ -263,7 +279,7 @@ class TripController(Controller):
         slug: FromPath[str],
     ) -> None:
         """Decline an invitation to co-host (organizers of the invited org)."""
-        await trips.decline_cohost(conn, trip_id, account.account_id, slug)
+        await trip_cohosts.decline_cohost(conn, trip_id, account.account_id, slug)
 
     # ------------------------------------------------------------ itinerary
 
@@ -352,7 +368,7 @@ class TripController(Controller):
         lang: Lang = None,
     ) -> QuestionList:
         """The questions applicants answer."""
-        return await trips.list_questions(conn, trip_id, _account_id(caller), languages)
+        return await trip_questions.list_questions(conn, trip_id, _account_id(caller), languages)
 
     @post("/v1/trips/{trip_id:uuid}/questions", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_question(
@@ -364,7 +380,7 @@ class TripController(Controller):
         data: JSONBody[QuestionCreate],
     ) -> Question:
         """Add a question (organizers)."""
-        return await trips.add_question(conn, trip_id, account.account_id, data, languages)
+        return await trip_questions.add_question(conn, trip_id, account.account_id, data, languages)
 
     # ------------------------------------------------------------ checklist
 
@@ -379,7 +395,9 @@ class TripController(Controller):
     ) -> Response[Checklist]:
         """Checklist items with who has what outstanding (organizers: everyone; accepted
         participants: their own)."""
-        checklist = await trips.get_checklist(conn, trip_id, account.account_id, languages)
+        checklist = await trip_checklists.get_checklist(
+            conn, trip_id, account.account_id, languages
+        )
         return Response(checklist, headers=_NO_STORE)
 
     @post("/v1/trips/{trip_id:uuid}/checklist", opt={"problems": (401, 403, 404, 409)})
@@ -392,7 +410,9 @@ class TripController(Controller):
         data: JSONBody[ChecklistItemCreate],
     ) -> ChecklistItem:
         """Add a checklist item every accepted participant completes (organizers)."""
-        return await trips.add_checklist_item(conn, trip_id, account.account_id, data, languages)
+        return await trip_checklists.add_checklist_item(
+            conn, trip_id, account.account_id, data, languages
+        )
 
     # ------------------------------------------------------------ announcements
 
@@ -408,7 +428,7 @@ class TripController(Controller):
         limit: Limit = 50,
     ) -> Response[TripAnnouncementPage]:
         """The trip's news, newest first (accepted participants and organizers)."""
-        page = await trips.list_announcements(
+        page = await trip_announcements.list_announcements(
             conn, trip_id, account.account_id, languages, cursor, limit
         )
         return Response(
@@ -431,7 +451,9 @@ class TripController(Controller):
         data: JSONBody[TripAnnouncementCreate],
     ) -> TripAnnouncement:
         """Post an update; every accepted participant gets it in their inbox (organizers)."""
-        return await trips.post_announcement(conn, trip_id, account.account_id, data, languages)
+        return await trip_announcements.post_announcement(
+            conn, trip_id, account.account_id, data, languages
+        )
 
     # ------------------------------------------------------------ yours
 
@@ -525,7 +547,7 @@ class TripApplicationController(Controller):
     ) -> Response[Application]:
         """Accept an application (optionally into other roles); refused when the trip is full."""
         roles = data.roles if data is not None else None
-        decided = await trip_applications.decide(
+        decided = await trip_decisions.decide(
             conn, application_id, account.account_id, "accepted", roles
         )
         return Response(decided, headers=_NO_STORE)
@@ -542,7 +564,7 @@ class TripApplicationController(Controller):
         application_id: FromPath[UUID],
     ) -> Response[Application]:
         """Put an application on the waitlist (served oldest first when a place frees)."""
-        decided = await trip_applications.decide(
+        decided = await trip_decisions.decide(
             conn, application_id, account.account_id, "waitlisted"
         )
         return Response(decided, headers=_NO_STORE)
@@ -559,9 +581,7 @@ class TripApplicationController(Controller):
         application_id: FromPath[UUID],
     ) -> Response[Application]:
         """Decline an application that is applied or waitlisted."""
-        decided = await trip_applications.decide(
-            conn, application_id, account.account_id, "declined"
-        )
+        decided = await trip_decisions.decide(conn, application_id, account.account_id, "declined")
         return Response(decided, headers=_NO_STORE)
 
     @post(
@@ -576,7 +596,7 @@ class TripApplicationController(Controller):
         application_id: FromPath[UUID],
     ) -> Response[Application]:
         """Withdraw your application; an accepted place goes to the waitlist's head."""
-        withdrawn = await trip_applications.withdraw(conn, application_id, account.account_id)
+        withdrawn = await trip_decisions.withdraw(conn, application_id, account.account_id)
         return Response(withdrawn, headers=_NO_STORE)
 
     @get(
@@ -592,7 +612,7 @@ class TripApplicationController(Controller):
     ) -> Response[ParticipantData]:
         """Emergency contact and notes (the participant, and organizers with participant
         access: each of their reads is audited)."""
-        data = await trip_applications.get_participant_data(
+        data = await trip_participant_data.get_participant_data(
             conn, keyring, application_id, account.account_id
         )
         return Response(data, headers=_NO_STORE)
@@ -610,7 +630,7 @@ class TripApplicationController(Controller):
         data: JSONBody[ParticipantDataPut],
     ) -> Response[ParticipantData]:
         """Replace your emergency contact and notes (encrypted at rest)."""
-        stored = await trip_applications.put_participant_data(
+        stored = await trip_participant_data.put_participant_data(
             conn, keyring, application_id, account.account_id, data
         )
         return Response(stored, headers=_NO_STORE)
@@ -628,7 +648,7 @@ class TripApplicationController(Controller):
         data: JSONBody[ChecklistMark],
     ) -> Response[ParticipantChecklist]:
         """Mark a checklist item done or not (the participant, or organizers)."""
-        state = await trip_applications.mark_checklist_item(
+        state = await trip_checklists.mark_checklist_item(
             conn, application_id, item_id, account.account_id, data.done
         )
         return Response(state, headers=_NO_STORE)
@@ -651,7 +671,7 @@ class TripApplicationController(Controller):
     ) -> Response[str]:
         """Accepted participants with roles and checklist state as CSV (organizers with
         participant access); audited. Emergency contacts only on request, with a reason."""
-        body = await trip_applications.export_roster(
+        body = await trip_roster.export_roster(
             conn,
             keyring,
             trip_id,

@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody
 from api.config import Settings
 from api.crypto import Keyring
 from api.pagination import Cursor, Limit, link_header
-from api.services import webhooks
+from api.services import webhook_endpoints
 from api.services.accounts import Caller
 from api.services.api_keys import Partner
 from schemas.webhooks import (
@@ -52,7 +52,7 @@ class WebhookController(Controller):
         limit: Limit = 50,
     ) -> Response[WebhookEndpointPage]:
         """The org's webhook endpoints (organizers, or a key with webhooks:manage)."""
-        page = await webhooks.list_endpoints(
+        page = await webhook_endpoints.list_endpoints(
             conn, slug, _account_id(caller), partner, cursor, limit
         )
         headers = {
@@ -74,7 +74,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookEndpointCreated]:
         """Register an https endpoint for the chosen event types; its signing secret is
         returned this once."""
-        created = await webhooks.create_endpoint(
+        created = await webhook_endpoints.create_endpoint(
             conn, keyring, settings, slug, _account_id(caller), partner, data
         )
         headers = {"Cache-Control": "private, no-store", **_headers(partner)}
@@ -90,7 +90,7 @@ class WebhookController(Controller):
         endpoint_id: FromPath[UUID],
     ) -> Response[WebhookEndpoint]:
         """One endpoint (never its secret)."""
-        endpoint = await webhooks.get_endpoint(
+        endpoint = await webhook_endpoints.get_endpoint(
             conn, slug, _account_id(caller), partner, endpoint_id
         )
         return Response(endpoint, headers=_headers(partner))
@@ -107,7 +107,7 @@ class WebhookController(Controller):
         data: JSONBody[WebhookEndpointPatch],
     ) -> Response[WebhookEndpoint]:
         """Change an endpoint's URL, event types or description; `enabled: true` re-enables it."""
-        endpoint = await webhooks.update_endpoint(
+        endpoint = await webhook_endpoints.update_endpoint(
             conn, settings, slug, _account_id(caller), partner, endpoint_id, data
         )
         return Response(endpoint, headers=_headers(partner))
@@ -122,7 +122,9 @@ class WebhookController(Controller):
         endpoint_id: FromPath[UUID],
     ) -> None:
         """Remove an endpoint and its delivery log."""
-        await webhooks.delete_endpoint(conn, slug, _account_id(caller), partner, endpoint_id)
+        await webhook_endpoints.delete_endpoint(
+            conn, slug, _account_id(caller), partner, endpoint_id
+        )
 
     @get(_ONE + "/deliveries", opt={"problems": _PROBLEMS})
     async def list_webhook_deliveries(
@@ -136,7 +138,7 @@ class WebhookController(Controller):
         limit: Limit = 50,
     ) -> Response[WebhookDeliveryPage]:
         """The endpoint's deliveries, newest first: status, tries and the next try."""
-        page = await webhooks.list_deliveries(
+        page = await webhook_endpoints.list_deliveries(
             conn, slug, _account_id(caller), partner, endpoint_id, cursor, limit
         )
         headers = {
@@ -164,7 +166,7 @@ class WebhookController(Controller):
         delivery_id: FromPath[UUID],
     ) -> Response[WebhookDelivery]:
         """Send a failed delivery again (same webhook-id), as soon as the worker can."""
-        delivery = await webhooks.redeliver(
+        delivery = await webhook_endpoints.redeliver(
             conn, slug, _account_id(caller), partner, endpoint_id, delivery_id
         )
         return Response(delivery, status_code=202, headers=_headers(partner))
@@ -179,5 +181,7 @@ class WebhookController(Controller):
         endpoint_id: FromPath[UUID],
     ) -> Response[WebhookDelivery]:
         """Queue a signed `webhook.test` message to the endpoint; see it in the delivery log."""
-        delivery = await webhooks.send_test(conn, slug, _account_id(caller), partner, endpoint_id)
+        delivery = await webhook_endpoints.send_test(
+            conn, slug, _account_id(caller), partner, endpoint_id
+        )
         return Response(delivery, status_code=202, headers=_headers(partner))

@@ -18,22 +18,18 @@ from msgspec import UNSET
 from api.errors import Conflict, NotFound, RuleViolation
 from api.patching import place_columns, sent_fields
 from api.services import events
-from api.services.trips import (
+from api.services.trip_access import (
     Row,
     is_accepted,
     is_trip_organizer,
-    outbox,
-    reload,
     require_not_final,
     require_trip_organizer,
-    sees_exact_places,
-    trip_language,
     visible_trip,
 )
+from api.services.trips import outbox, reload, sees_exact_places, trip_language
 from api.texts import pick
 from db.queries import itinerary, trips
-from schemas.problems import FieldError
-from schemas.trips import (
+from schemas.itinerary import (
     ItemDisplay,
     Itinerary,
     ItineraryItem,
@@ -41,6 +37,7 @@ from schemas.trips import (
     ItineraryItemPatch,
     ItineraryOrder,
 )
+from schemas.problems import FieldError
 
 MAX_ITEMS = 200
 

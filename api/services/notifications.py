@@ -12,7 +12,8 @@ import msgspec
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.pagination import decode_cursor, split_page
 from api.services import events
-from api.services.rsvps import announcement, notification, visible_event
+from api.services.briefs import announcement, notification
+from api.services.rsvp_booking import visible_event
 from db.queries import announcements, notifications, outbox, rsvps
 from schemas.announcements import AnnouncementCreate, AnnouncementPage, PostedAnnouncement
 from schemas.notifications import Notification, NotificationPage, ReadAll

@@ -41,7 +41,7 @@ _FEED_PATHS = (
     (re.compile(r"/v1/feeds/[^/]+/calendar\.ics", re.I), _SECRET),
     (re.compile(r"/v1/rsvps/manage/[^/]+/calendar\.ics", re.I), _SECRET),
 )
-#: the UIDs api.services.feeds gives what it renders (rides belong to people, not to orgs)
+#: the UIDs api.services.feed_items gives what it renders (rides belong to people, not to orgs)
 _CARAVAN_UID = re.compile(rf"(event|shift|trip|itinerary)-({_UUID})@caravan")
 _CARAVAN_EVENT_UID = re.compile(rf"event-({_UUID})@caravan")
 

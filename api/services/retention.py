@@ -16,8 +16,8 @@ from api.errors import RuleViolation
 from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
 from api.services.ride_pickups import PICKUP_CLASS, purge_ride_pickups
-from api.services.rsvps import CONTACT_CLASS
-from api.services.trips import purge_trip_participant_data
+from api.services.rsvp_keys import CONTACT_CLASS
+from api.services.trip_participant_data import purge_trip_participant_data
 from db.queries import audit, data_keys, rsvps
 from db.queries import retention as q
 from schemas.problems import FieldError

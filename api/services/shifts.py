@@ -14,7 +14,8 @@ import msgspec
 from api.errors import Conflict, NotFound, RuleViolation, Unauthorized
 from api.pagination import decode_cursor, split_page
 from api.services import events, waitlist
-from api.services.rsvps import shift_counts, visible_event
+from api.services.rsvp_booking import visible_event
+from api.services.rsvp_counts import shift_counts
 from api.texts import choose_language, pick
 from db.queries import outbox, rsvps, shifts
 from schemas.problems import FieldError

@@ -1,83 +1,35 @@
-"""Trip applications: applying, the organizers' decisions, withdrawal with waitlist promotion,
-sealed participant data, checklist marks, the roster export, and "my trips".
+"""Trip applications: applying with answers, reading and listing applications, "my trips".
 
-Every decision and every withdrawal locks the trip row first, then the application, so the
-changes to one trip run one after another: places are exact (the conditional UPDATE in
-db.queries.trips.add_places is the backstop), and a freed place goes to the head of the
-waitlist in the same transaction.
-
-An application is known only to its applicant and the organizers with participant access:
-everyone else gets a 404 for it. The applicant, and organizers without participant access,
-see it but lack the role for what only the other side does: a 403.
+Decisions and withdrawals are in api/services/trip_decisions.py, participant data in
+api/services/trip_participant_data.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-import msgspec
 
-from api.crypto import DecryptionError, Keyring
-from api.errors import Conflict, Forbidden, NotFound, RuleViolation
+from api.crypto import Keyring
+from api.errors import Conflict, NotFound, RuleViolation
 from api.pagination import decode_cursor, split_page
-from api.services import encryption
-from api.services.trips import (
-    EMERGENCY_CLASS,
-    FINAL,
-    Row,
-    accepting_applications,
-    deadline,
-    fill_from_waitlist,
-    has_participant_access,
-    is_trip_organizer,
-    outbox,
-    participant_checklist,
-    require_trip_organizer,
-    trip_language,
-    trip_view,
-    visible_trip,
-)
-from api.texts import pick
+from api.services.trip_access import Row, require_trip_organizer, visible_trip
+from api.services.trip_participant_data import seal_data
+from api.services.trips import accepting_applications, deadline, trip_view
 from db.queries import audit, trip_applications, trips
-from db.queries.notifications import insert_trip_application_notification
 from schemas.problems import FieldError
-from schemas.trips import (
+from schemas.trip_applications import (
     Application,
     ApplicationCounts,
     ApplicationCreate,
     ApplicationPage,
-    EmergencyContact,
     MyTrip,
     MyTripPage,
-    ParticipantChecklist,
-    ParticipantData,
-    ParticipantDataPut,
-    ParticipantNotes,
     RoleCounts,
 )
-
-NOT_VISIBLE = "No trip application has this id, or it is not visible to you."
-
-#: which statuses each organizer decision may start from
-DECISIONS: dict[str, tuple[str, ...]] = {
-    "accepted": ("applied", "waitlisted"),
-    "waitlisted": ("applied",),
-    "declined": ("applied", "waitlisted"),
-}
-_NOTICE_KIND = {
-    "accepted": "trip.application_accepted",
-    "waitlisted": "trip.application_waitlisted",
-    "declined": "trip.application_declined",
-}
-
-
-# ---------------------------------------------------------------- views
 
 
 def application_view(record: Row, waitlist_position: int | None = None) -> Application:
@@ -99,7 +51,9 @@ def application_view(record: Row, waitlist_position: int | None = None) -> Appli
     )
 
 
-async def _view(conn: asyncpg.Connection, record: asyncpg.Record) -> Application:
+async def application_with_position(
+    conn: asyncpg.Connection, record: asyncpg.Record
+) -> Application:
     return application_view(record, await trip_applications.waitlist_position(conn, record))
 
 
@@ -126,9 +80,6 @@ def _counts(rows: Sequence[Row]) -> ApplicationCounts:
             for role, c in sorted(roles.items())
         },
     )
-
-
-# ---------------------------------------------------------------- answers
 
 
 def check_answers(questions: Sequence[Row], answers: Row) -> dict[str, Any]:
@@ -181,54 +132,6 @@ def check_answers(questions: Sequence[Row], answers: Row) -> dict[str, Any]:
     return cleaned
 
 
-# ---------------------------------------------------------------- sealing
-
-
-def _encode(value: msgspec.Struct | None) -> str | None:
-    return None if value is None else msgspec.json.encode(value).decode()
-
-
-async def _seal_data(
-    conn: asyncpg.Connection,
-    keyring: Keyring,
-    trip_id: UUID,
-    contact: EmergencyContact | None,
-    notes: ParticipantNotes | None,
-) -> tuple[bytes | None, bytes | None]:
-    if notes is not None and not any((notes.medical, notes.dietary, notes.accessibility)):
-        notes = None
-    try:
-        return (
-            await encryption.seal(
-                conn, keyring, "trip", trip_id, EMERGENCY_CLASS, _encode(contact)
-            ),
-            await encryption.seal(conn, keyring, "trip", trip_id, EMERGENCY_CLASS, _encode(notes)),
-        )
-    except DecryptionError:
-        raise Conflict(
-            "This trip's participant data was purged after the trip; nothing more is stored."
-        ) from None
-
-
-async def _open_data(
-    conn: asyncpg.Connection, keyring: Keyring, record: Row
-) -> tuple[EmergencyContact | None, ParticipantNotes | None]:
-    trip_id = record["trip_id"]
-    contact = await encryption.open_sealed(
-        conn, keyring, "trip", trip_id, EMERGENCY_CLASS, record["emergency_contact_ciphertext"]
-    )
-    notes = await encryption.open_sealed(
-        conn, keyring, "trip", trip_id, EMERGENCY_CLASS, record["notes_ciphertext"]
-    )
-    return (
-        None if contact is None else msgspec.json.decode(contact, type=EmergencyContact),
-        None if notes is None else msgspec.json.decode(notes, type=ParticipantNotes),
-    )
-
-
-# ---------------------------------------------------------------- apply, read
-
-
 async def apply(
     conn: asyncpg.Connection,
     keyring: Keyring,
@@ -257,7 +160,7 @@ async def apply(
             "withdraw first to apply again."
         )
     answers = check_answers(await trips.select_questions(conn, trip_id), data.answers)
-    contact_ct, notes_ct = await _seal_data(
+    contact_ct, notes_ct = await seal_data(
         conn, keyring, trip_id, data.emergency_contact, data.notes
     )
     record = await trip_applications.insert_application(
@@ -282,7 +185,7 @@ async def get_my_application(
     record = await trip_applications.select_live_application(conn, trip_id, account_id)
     if record is None:
         raise NotFound("You have no live application to this trip.")
-    return await _view(conn, record)
+    return await application_with_position(conn, record)
 
 
 async def list_applications(
@@ -316,295 +219,6 @@ async def list_applications(
         counts=_counts(await trip_applications.select_counts(conn, trip_id)),
         next_cursor=next_cursor,
     )
-
-
-# ---------------------------------------------------------------- access to one application
-
-
-async def _locked(
-    conn: asyncpg.Connection, application_id: UUID, account_id: UUID
-) -> tuple[asyncpg.Record, asyncpg.Record]:
-    """The trip (locked first) and the application (locked); 404 for strangers."""
-    trip_id = await trip_applications.select_trip_id_of(conn, application_id)
-    if trip_id is None:
-        raise NotFound(NOT_VISIBLE)
-    trip = await trips.select_trip(conn, trip_id, account_id, for_update=True)
-    record = await trip_applications.select_application(conn, application_id, for_update=True)
-    if trip is None or record is None:
-        raise NotFound(NOT_VISIBLE)
-    return trip, record
-
-
-async def _readable(
-    conn: asyncpg.Connection, application_id: UUID, account_id: UUID
-) -> tuple[asyncpg.Record, asyncpg.Record]:
-    """The trip and the application, for its applicant or organizers with participant access."""
-    record = await trip_applications.select_application(conn, application_id)
-    if record is None:
-        raise NotFound(NOT_VISIBLE)
-    trip = await trips.select_trip(conn, record["trip_id"], account_id)
-    assert trip is not None
-    _check_party(trip, record, account_id)
-    return trip, record
-
-
-def _check_party(trip: Row, record: Row, account_id: UUID) -> None:
-    """The applicant and organizers with participant access pass; a co-host organizer without
-    that access gets a 403; everyone else a 404 (they may not know the application exists)."""
-    if record["account_id"] == account_id or has_participant_access(trip):
-        return
-    if is_trip_organizer(trip):
-        raise Forbidden(
-            "Only organizers of the creating organization, or of a co-host it granted attendee "
-            "access, see applications."
-        )
-    raise NotFound(NOT_VISIBLE)
-
-
-# ---------------------------------------------------------------- decisions
-
-
-async def decide(
-    conn: asyncpg.Connection,
-    application_id: UUID,
-    account_id: UUID,
-    to_status: str,
-    roles: Sequence[str] | None = None,
-) -> Application:
-    """An organizer accepts, waitlists or declines. Accepting takes a place, refused (409)
-    when none is left; the trip turns full with the last one. The applicant is notified."""
-    trip, record = await _locked(conn, application_id, account_id)
-    _check_party(trip, record, account_id)
-    if not has_participant_access(trip):  # the applicant themself
-        raise Forbidden("Only the trip's organizers decide on applications.")
-    if trip["status"] in FINAL:
-        raise Conflict(f"This trip is {trip['status']}; applications cannot change any more.")
-    current = record["status"]
-    if current == to_status:
-        raise Conflict(f"This application is already {current}.")
-    if current not in DECISIONS[to_status]:
-        raise Conflict(
-            f"An application that is {current} cannot become {to_status} "
-            f"(only from {' or '.join(DECISIONS[to_status])})."
-        )
-    counts = None
-    if to_status == "accepted":
-        counts = await trips.add_places(conn, trip["id"], 1)
-        if counts is None:
-            raise Conflict(
-                f"The trip is full: all {trip['capacity']} places are taken. Waitlist the "
-                "application, or raise the capacity first."
-            )
-    changed = await trip_applications.update_status(
-        conn, application_id, to_status, account_id, list(dict.fromkeys(roles)) if roles else None
-    )
-    await insert_trip_application_notification(
-        conn,
-        application_id,
-        _NOTICE_KIND[to_status],
-        {"trip_id": str(trip["id"]), "application_id": str(application_id), "status": to_status},
-    )
-    if counts is not None:
-        await outbox(conn, {**dict(trip), **dict(counts)}, "trip.places_changed")
-    return await _view(conn, changed)
-
-
-async def withdraw(conn: asyncpg.Connection, application_id: UUID, account_id: UUID) -> Application:
-    """The applicant withdraws. An accepted place is freed and, when the trip promotes from
-    its waitlist, goes to the oldest waitlisted application in the same transaction."""
-    trip, record = await _locked(conn, application_id, account_id)
-    _check_party(trip, record, account_id)
-    if record["account_id"] != account_id:
-        raise Forbidden("Only the applicant withdraws an application; organizers decline it.")
-    current = record["status"]
-    if current not in ("applied", "accepted", "waitlisted"):
-        raise Conflict(f"This application is {current}; there is nothing to withdraw.")
-    changed = await trip_applications.update_status(conn, application_id, "withdrawn", None)
-    if current == "accepted":
-        counts = await trips.add_places(conn, trip["id"], -1)
-        assert counts is not None
-        if trip["promote_from_waitlist"] and trip["status"] not in FINAL:
-            await fill_from_waitlist(conn, trip["id"], None)
-        after = await trips.select_trip(conn, trip["id"], account_id)
-        assert after is not None
-        await outbox(conn, after, "trip.places_changed")
-    return application_view(changed)
-
-
-# ---------------------------------------------------------------- participant data
-
-
-async def get_participant_data(
-    conn: asyncpg.Connection, keyring: Keyring, application_id: UUID, account_id: UUID
-) -> ParticipantData:
-    """The participant sees their own; organizers with participant access too, and each of
-    their reads is written to the audit log (who, which application; never the data)."""
-    trip, record = await _readable(conn, application_id, account_id)
-    if record["account_id"] != account_id:
-        await audit.insert_audit_entry(
-            conn,
-            trip["org_id"],
-            account_id,
-            "trip_participant_data.read",
-            "trip_application",
-            application_id,
-            {"trip_id": str(trip["id"])},
-        )
-    contact, notes = await _open_data(conn, keyring, record)
-    return ParticipantData(
-        application_id=application_id,
-        emergency_contact=contact,
-        notes=notes,
-        purged_at=record["data_purged_at"],
-    )
-
-
-async def put_participant_data(
-    conn: asyncpg.Connection,
-    keyring: Keyring,
-    application_id: UUID,
-    account_id: UUID,
-    data: ParticipantDataPut,
-) -> ParticipantData:
-    """Only the participant writes their data, while the application is live and not purged."""
-    trip, record = await _readable(conn, application_id, account_id)
-    if record["account_id"] != account_id:
-        raise Forbidden("Only the participant gives their emergency contact and notes.")
-    if record["status"] not in ("applied", "accepted", "waitlisted"):
-        raise Conflict(f"This application is {record['status']}; its data cannot change.")
-    if record["data_purged_at"] is not None:
-        raise Conflict("This trip's participant data was purged; nothing more is stored.")
-    contact_ct, notes_ct = await _seal_data(
-        conn, keyring, trip["id"], data.emergency_contact, data.notes
-    )
-    changed = await trip_applications.update_participant_data(
-        conn, application_id, contact_ct, notes_ct
-    )
-    if changed is None:
-        raise Conflict("This trip's participant data was purged; nothing more is stored.")
-    contact, notes = await _open_data(conn, keyring, changed)
-    return ParticipantData(
-        application_id=application_id, emergency_contact=contact, notes=notes, purged_at=None
-    )
-
-
-# ---------------------------------------------------------------- checklists
-
-
-async def mark_checklist_item(
-    conn: asyncpg.Connection, application_id: UUID, item_id: UUID, account_id: UUID, done: bool
-) -> ParticipantChecklist:
-    """The participant or an organizer with participant access marks an item (not) done."""
-    trip, record = await _readable(conn, application_id, account_id)
-    if record["status"] != "accepted":
-        raise Conflict(f"Checklists are for accepted participants; this one is {record['status']}.")
-    if trip["status"] in FINAL:
-        raise Conflict(f"This trip is {trip['status']}; its checklists cannot change any more.")
-    if await trips.select_checklist_item(conn, trip["id"], item_id) is None:
-        raise NotFound("This trip has no checklist item with this id.")
-    if done:
-        await trip_applications.insert_completion(conn, application_id, item_id, account_id)
-    else:
-        await trip_applications.delete_completion(conn, application_id, item_id)
-    items = await trips.select_checklist_items(conn, trip["id"])
-    (row,) = await trip_applications.select_participants(
-        conn, trip["id"], application_id=application_id
-    )
-    return participant_checklist(row, items)
-
-
-# ---------------------------------------------------------------- roster export
-
-_ROSTER_COLUMNS = ["display_name", "roles", "accepted_at", "outstanding"]
-_SENSITIVE_COLUMNS = [
-    "emergency_contact_name",
-    "emergency_contact_phone",
-    "emergency_contact_relation",
-    "medical_notes",
-    "dietary_notes",
-    "accessibility_notes",
-]
-
-
-def _cell(value: Any) -> str:
-    """Plain text for spreadsheets: a leading = + - @ (formula) is defused with a quote."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-async def export_roster(
-    conn: asyncpg.Connection,
-    keyring: Keyring,
-    trip_id: UUID,
-    account_id: UUID | None,
-    *,
-    include_emergency_contacts: bool,
-    reason: str | None,
-    languages: Sequence[str],
-) -> str:
-    """Accepted participants with roles and checklist state, as CSV (organizers with
-    participant access). Emergency contacts and notes only when asked for with a reason;
-    every export is audited, with that reason."""
-    reason = reason.strip() if reason else None
-    if include_emergency_contacts and not reason:
-        raise RuleViolation(
-            "Say why you need the emergency contacts (`reason`); it is written to the audit log.",
-            errors=[
-                FieldError(
-                    pointer="#/query/reason", detail="required with include_emergency_contacts"
-                )
-            ],
-        )
-    trip = await require_trip_organizer(conn, trip_id, account_id, participant_access=True)
-    lang = trip_language(trip, languages)
-    items = await trips.select_checklist_items(conn, trip_id)
-    people = await trip_applications.select_participants(conn, trip_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        _ROSTER_COLUMNS
-        + [_cell(pick(i["title"], lang)) for i in items]
-        + (_SENSITIVE_COLUMNS if include_emergency_contacts else [])
-    )
-    for person in people:
-        state = participant_checklist(person, items)
-        row: list[Any] = [
-            _cell(person["display_name"]),
-            " ".join(person["roles"]),
-            person["decided_at"].isoformat() if person["decided_at"] else "",
-            state.outstanding,
-        ]
-        row += ["done" if e.done else "" for e in state.entries]
-        if include_emergency_contacts:
-            contact, notes = await _open_data(conn, keyring, person)
-            row += [
-                _cell(contact.name if contact else None),
-                _cell(contact.phone if contact else None),
-                _cell(contact.relation if contact else None),
-                _cell(notes.medical if notes else None),
-                _cell(notes.dietary if notes else None),
-                _cell(notes.accessibility if notes else None),
-            ]
-        writer.writerow(row)
-    await audit.insert_audit_entry(
-        conn,
-        trip["org_id"],
-        account_id,
-        "trip_roster.exported",
-        "trip",
-        trip_id,
-        {
-            "rows": len(people),
-            "include_emergency_contacts": include_emergency_contacts,
-            "reason": reason,
-        },
-    )
-    return out.getvalue()
-
-
-# ---------------------------------------------------------------- my trips
 
 
 async def list_my_trips(

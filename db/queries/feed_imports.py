@@ -16,7 +16,7 @@ RUN_COLUMNS = """r.id, r.started_at, r.finished_at, r.status, r.added, r.updated
        r.rejected, r.skipped, r.shared, r.error, r.notice"""
 #: what a run needs to know about the importing org
 ORG_COLUMNS = "o.timezone AS org_timezone, o.slug AS org_slug, o.name AS org_name"
-#: `event-<uuid>@caravan`, the UID Caravan's feeds give an event (api.services.feeds)
+#: `event-<uuid>@caravan`, the UID Caravan's feeds give an event (api.services.feed_items)
 CARAVAN_EVENT_UID = "^event-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})@caravan$"
 
 

@@ -1,4 +1,4 @@
-"""What Caravan holds about a person: the export, self-deletion, the subpoena drill, the audit log.
+"""The subpoena drill: every table and field holding something about a person or an RSVP.
 
 The drill walks the catalog for every foreign key to `accounts`, so a table added later shows
 up in the report (as plaintext until described here) instead of being silently left out.
@@ -6,9 +6,7 @@ up in the report (as plaintext until described here) instead of being silently l
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -17,51 +15,17 @@ import msgspec
 
 from api.config import Settings
 from api.crypto import Keyring, token_hash
-from api.errors import Conflict, NotFound, ProblemError
+from api.errors import NotFound
 from api.guards import require_org_role
-from api.pagination import decode_cursor, split_page
-from api.services import (
-    accounts,
-    encryption,
-    ride_bookings,
-    ride_offers,
-    ride_pickups,
-    trip_applications,
-    two_factor,
-)
-from api.services.accounts import Caller, Passwords
+from api.services import accounts
+from api.services.account_deletion import FORMER_MEMBER
 from api.services.retention import Retention
-from api.services.rsvps import CONTACT_CLASS, ERASED_ALIAS, MANAGE_PREFIX
-from api.services.trips import EMERGENCY_CLASS
-from db.queries import accounts as account_queries
+from api.services.rsvp_keys import MANAGE_PREFIX
 from db.queries import audit, orgs
 from db.queries import privacy as q
 from db.queries import retention as retention_queries
 from db.queries import rsvps as rsvp_queries
-from schemas.accounts import AccountDelete
-from schemas.audit import AuditActor, AuditEntry, AuditPage
-from schemas.privacy import (
-    AccountExport,
-    ExportApplication,
-    ExportAuditEntry,
-    ExportMembership,
-    ExportNotification,
-    ExportRideBooking,
-    ExportRideOffer,
-    ExportRideRequest,
-    ExportRides,
-    ExportRsvp,
-    ExportSession,
-    HeldField,
-    HeldTable,
-    PrivacyReport,
-    ScheduledPurge,
-)
-from schemas.rides import PickupPoint
-from schemas.trips import EmergencyContact, ParticipantNotes
-
-FORMER_MEMBER = "Former member"
-CLOSED_ACCOUNT_MESSAGE = "The driver closed their Caravan account."
+from schemas.privacy import HeldField, HeldTable, PrivacyReport, ScheduledPurge
 
 NEVER_STORED = [
     "IP addresses (rate limits keep only keyed hashes, which expire)",
@@ -71,8 +35,6 @@ NEVER_STORED = [
     "plaintext passwords, session tokens, manage links, feed tokens or API keys",
     "message contents sent outside Caravan",
 ]
-
-# ---------------------------------------------------------------- what each table and field is
 
 
 def _retention_texts(w: Retention) -> dict[str, str]:
@@ -108,7 +70,6 @@ _DEFAULT_RETENTION = {
     "organization": "Kept until the organization deletes it",
 }
 
-
 _ON_DELETION = {
     "accounts": "deleted",
     "data_keys": "destroyed",
@@ -121,6 +82,7 @@ _ON_DELETION = {
     "ride_bookings": "cancelled with notice to the driver, then deleted",
     "memberships": "deleted (refused while the account is an org's last owner)",
 }
+
 _FIELDS = {
     ("accounts", "email_lookup"): "Keyed hash of the email, to find the account at login",
     ("accounts", "email_ciphertext"): "Email, sealed with the account's own key",
@@ -146,6 +108,7 @@ _FIELDS = {
     ("notifications", "payload"): "Ids, times and areas of the notice; no one's contact",
     ("audit_log", "detail"): "What was done (counts, roles); never list contents",
 }
+
 _HASHED_SUFFIXES = ("_hash", "_lookup")
 
 
@@ -200,9 +163,6 @@ def _held_table(
         ),
         fields=_fields(table, columns),
     )
-
-
-# ---------------------------------------------------------------- the subpoena drill
 
 
 async def applied_retention(
@@ -413,297 +373,6 @@ async def rsvp_report(conn: asyncpg.Connection, settings: Settings, token: str) 
         tables=tables,
         purges=purges,
         never_stored=NEVER_STORED,
-    )
-
-
-# ---------------------------------------------------------------- the export
-
-
-async def _open(
-    conn: asyncpg.Connection,
-    keyring: Keyring,
-    scope: str,
-    scope_id: UUID,
-    data_class: str,
-    blob: bytes | None,
-) -> str | None:
-    return await encryption.open_sealed(conn, keyring, scope, scope_id, data_class, blob)
-
-
-async def export_account(
-    conn: asyncpg.Connection, keyring: Keyring, settings: Settings, caller: Caller
-) -> AccountExport:
-    """Everything held about the caller's account, sealed fields opened; nobody else's data."""
-    account_id = caller.account_id
-    rsvps = []
-    for r in await q.select_rsvps(conn, account_id, settings.retain_rsvp_contact_hours):
-        contact = await _open(
-            conn, keyring, "event", r["event_id"], CONTACT_CLASS, r["contact_ciphertext"]
-        )
-        rsvps.append(
-            ExportRsvp(
-                id=r["id"],
-                event_id=r["event_id"],
-                event_title=r["event_title"],
-                shift_id=r["shift_id"],
-                alias=r["alias"]
-                if r["alias_ciphertext"] is None
-                else await _open(
-                    conn, keyring, "event", r["event_id"], CONTACT_CLASS, r["alias_ciphertext"]
-                )
-                or ERASED_ALIAS,
-                contact=contact,
-                contact_purge_after=r["contact_purge_after"],
-                contact_purged_at=r["contact_purged_at"],
-                guests=r["guests"],
-                places=r["places"],
-                language_needs=list(r["language_needs"]),
-                status=r["status"],
-                created_at=r["created_at"],
-                updated_at=r["updated_at"],
-                cancelled_at=r["cancelled_at"],
-                checked_in_at=r["checked_in_at"],
-            )
-        )
-    applications = []
-    for a in await q.select_applications(conn, account_id):
-        contact = await _open(
-            conn, keyring, "trip", a["trip_id"], EMERGENCY_CLASS, a["emergency_contact_ciphertext"]
-        )
-        notes = await _open(
-            conn, keyring, "trip", a["trip_id"], EMERGENCY_CLASS, a["notes_ciphertext"]
-        )
-        applications.append(
-            ExportApplication(
-                id=a["id"],
-                trip_id=a["trip_id"],
-                trip_title=a["trip_title"],
-                status=a["status"],
-                roles=list(a["roles"]),
-                answers=a["answers"],
-                emergency_contact=None
-                if contact is None
-                else msgspec.json.decode(contact, type=EmergencyContact),
-                notes=None if notes is None else msgspec.json.decode(notes, type=ParticipantNotes),
-                data_purged_at=a["data_purged_at"],
-                checklist_items_done=list(a["checklist_items_done"]),
-                created_at=a["created_at"],
-                updated_at=a["updated_at"],
-                waitlisted_at=a["waitlisted_at"],
-                decided_at=a["decided_at"],
-                withdrawn_at=a["withdrawn_at"],
-            )
-        )
-    feed_tokens: list[UUID] = []
-    other_rows: dict[str, list[UUID]] = {}
-    for ref in await q.select_account_references(conn):
-        key = (ref["table_name"], ref["column_name"])
-        if key in _EXPORTED or "id" not in ref["columns"]:
-            continue
-        ids = await q.select_referencing_ids(conn, *key, account_id)
-        if ref["table_name"] == "feed_tokens":
-            feed_tokens.extend(ids)
-        elif ids:
-            other_rows[f"{key[0]}.{key[1]}"] = ids
-    return AccountExport(
-        generated_at=datetime.now(UTC),
-        account=await accounts.get_account(conn, keyring, account_id),
-        two_factor=await two_factor.get_status(conn, account_id),
-        memberships=[
-            msgspec.convert(dict(m), ExportMembership)
-            for m in await q.select_memberships(conn, account_id)
-        ],
-        rsvps=rsvps,
-        trip_applications=applications,
-        rides=await _export_rides(conn, keyring, account_id),
-        notifications=[
-            msgspec.convert(dict(n), ExportNotification)
-            for n in await q.select_notifications(conn, account_id)
-        ],
-        sessions=[
-            ExportSession(label=s["label"], expires_at=s["expires_at"])
-            for s in await q.select_sessions(conn, account_id)
-        ],
-        feed_tokens=feed_tokens,
-        audit_log=[
-            msgspec.convert(dict(e), ExportAuditEntry)
-            for e in await q.select_audit_entries_naming(conn, account_id)
-        ],
-        other_rows=other_rows,
-    )
-
-
-async def _export_rides(
-    conn: asyncpg.Connection, keyring: Keyring, account_id: UUID
-) -> ExportRides:
-    offers = []
-    for o in await q.select_ride_offers(conn, account_id):
-        values = {k: v for k, v in dict(o).items() if not k.endswith("_ciphertext")}
-        pickup = await _open(
-            conn,
-            keyring,
-            ride_pickups.SCOPE,
-            o["id"],
-            ride_pickups.PICKUP_CLASS,
-            o["pickup_ciphertext"],
-        )
-        values["pickup"] = None if pickup is None else msgspec.json.decode(pickup, type=PickupPoint)
-        values["contact"] = await _open(
-            conn,
-            keyring,
-            ride_pickups.SCOPE,
-            o["id"],
-            ride_pickups.PICKUP_CLASS,
-            o["contact_ciphertext"],
-        )
-        offers.append(msgspec.convert(values, ExportRideOffer))
-    return ExportRides(
-        offers=offers,
-        requests=[
-            msgspec.convert(dict(r), ExportRideRequest)
-            for r in await q.select_ride_requests(conn, account_id)
-        ],
-        bookings=[
-            msgspec.convert(dict(b), ExportRideBooking)
-            for b in await q.select_ride_bookings(conn, account_id)
-        ],
-    )
-
-
-#: (table, column) pairs the export shows in their own sections above
-_EXPORTED = frozenset(
-    {
-        ("sessions", "account_id"),
-        ("memberships", "account_id"),
-        ("rsvps", "account_id"),
-        ("trip_applications", "account_id"),
-        ("notifications", "account_id"),
-        ("ride_offers", "driver_id"),
-        ("ride_requests", "rider_id"),
-        ("ride_bookings", "rider_id"),
-        ("audit_log", "actor_id"),
-        ("account_totp", "account_id"),
-        ("recovery_codes", "account_id"),
-    }
-)
-
-
-# ---------------------------------------------------------------- self-deletion
-
-
-class LastOwner(Conflict):
-    """Raised when an account asks to be deleted while it is the only owner of an org."""
-
-    slug, title = "last-owner", "The last owner cannot leave"
-
-
-async def _with_notice(conn: asyncpg.Connection, step: Callable[[], Awaitable[Any]]) -> None:
-    """Run a cancellation that tells the people involved; one that no longer applies (the
-    ride has left meanwhile) is skipped, and the deletion below removes the rest quietly."""
-    try:
-        async with conn.transaction():
-            await step()
-    except ProblemError:
-        pass
-
-
-async def delete_account(
-    conn: asyncpg.Connection,
-    keyring: Keyring,
-    passwords: Passwords,
-    settings: Settings,
-    caller: Caller,
-    data: AccountDelete,
-) -> None:
-    """Delete the caller's account for good, after the password (and two-factor code).
-
-    RSVPs become anonymous places; rides are cancelled with notice; live trip applications
-    are withdrawn (the waitlist moves up) and all of them erased; memberships, sessions,
-    feed tokens and two-factor data go; the account's data keys are destroyed."""
-    await accounts.reauthenticate(
-        conn,
-        keyring,
-        passwords,
-        settings,
-        caller,
-        data.password,
-        data.totp_code,
-        data.recovery_code,
-    )
-    account_id = caller.account_id
-    await q.lock_orgs_of(conn, account_id)
-    sole = await q.select_orgs_solely_owned(conn, account_id)
-    if sole:
-        raise LastOwner(
-            f"You are the last owner of {', '.join(sole)}: make someone else an owner there "
-            "first, then delete your account."
-        )
-    for offer_id in await q.select_live_driver_offers(conn, account_id):
-        await _with_notice(
-            conn,
-            partial(
-                ride_offers.cancel_offer,
-                conn,
-                keyring,
-                offer_id,
-                account_id,
-                CLOSED_ACCOUNT_MESSAGE,
-            ),
-        )
-    for booking_id in await q.select_live_rider_bookings(conn, account_id):
-        await _with_notice(
-            conn, partial(ride_bookings.cancel_booking, conn, booking_id, account_id)
-        )
-    for application_id in await q.select_live_applications(conn, account_id):
-        await _with_notice(
-            conn, partial(trip_applications.withdraw, conn, application_id, account_id)
-        )
-    await q.erase_applications(conn, account_id)
-    await q.delete_rsvp_notifications(
-        conn, await q.anonymize_rsvps(conn, account_id, FORMER_MEMBER)
-    )
-    for org_id in await q.delete_memberships(conn, account_id):
-        await audit.insert_audit_entry(
-            conn, org_id, None, "member.account_deleted", "account", account_id
-        )
-    await account_queries.delete_account_data_keys(conn, account_id)
-    await account_queries.delete_account(conn, account_id)
-
-
-# ---------------------------------------------------------------- the audit log
-
-
-async def list_audit_log(
-    conn: asyncpg.Connection,
-    slug: str,
-    account_id: UUID | None,
-    action: str | None,
-    cursor: str | None,
-    limit: int,
-) -> AuditPage:
-    """The org's audit log for its owners, newest first, optionally of one action."""
-    org = await require_org_role(conn, slug, account_id, "owner")
-    after = decode_cursor(cursor, tuple[int])
-    rows = await q.select_audit_entries(
-        conn, org["id"], action, after[0] if after else None, limit + 1
-    )
-    page, next_cursor = split_page(rows, limit, lambda r: (r["id"],))
-    return AuditPage(
-        items=[
-            AuditEntry(
-                id=r["id"],
-                action=r["action"],
-                actor=None
-                if r["actor_id"] is None
-                else AuditActor(account_id=r["actor_id"], display_name=r["actor_name"]),
-                subject_type=r["subject_type"],
-                subject_id=r["subject_id"],
-                detail=r["detail"],
-                created_at=r["created_at"],
-            )
-            for r in page
-        ],
-        next_cursor=next_cursor,
     )
 
 
