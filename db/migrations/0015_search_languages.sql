@@ -139,7 +139,10 @@ BEGIN
         FOR version IN SELECT t.key, t.value FROM jsonb_each_text(texts[i]) AS t LOOP
             cfg := search_config(version.key);
             IF version.value IS NOT NULL THEN
-                doc := doc || setweight(search_words(cfg, search_fold(version.value)), weights[i]);
+                -- the first 4,000 characters of a text: enough to find an event by, and it
+                -- keeps a 20,000-character description from costing five times as much
+                doc := doc || setweight(search_words(cfg, search_fold(left(version.value, 4000))),
+                                        weights[i]);
             END IF;
             IF cfg <> ALL (configs) THEN
                 configs := configs || cfg;
