@@ -13,6 +13,7 @@ from litestar.params import FromPath, QueryParameter
 
 from api import privacy_text
 from api.config import Settings
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import privacy
 from api.services.accounts import Caller
@@ -47,7 +48,7 @@ class AuditController(Controller):
     ) -> Response[AuditPage]:
         """Who viewed or exported which list, changed roles, keys and webhooks (owners)."""
         page = await privacy.list_audit_log(
-            conn, slug, caller.account_id if caller else None, action, cursor, limit
+            conn, slug, caller_account_id(caller), action, cursor, limit
         )
         query: dict[str, object] = {"limit": limit}
         if action:
@@ -77,7 +78,7 @@ class AuditController(Controller):
         the org holds data on, in what form, and when the sensitive ones are purged; never the
         values. `Accept: text/plain` gives the same on one page (at most 60 lines)."""
         report = await privacy.privacy_report(
-            conn, settings, slug, caller.account_id if caller else None, account_id
+            conn, settings, slug, caller_account_id(caller), account_id
         )
         return _negotiated(request, report)
 

@@ -10,6 +10,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import notifications
 from api.services.accounts import Caller
@@ -25,10 +26,6 @@ Order = Annotated[
     NotificationOrder,
     QueryParameter(description="`newest` first (default) or `unread_first`, then newest"),
 ]
-
-
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
 
 
 class NotificationController(Controller):
@@ -88,7 +85,7 @@ class NotificationController(Controller):
     ) -> PostedAnnouncement:
         """Post an update to everyone going or waitlisted (organizers); it lands in each inbox."""
         return await notifications.post_announcement(
-            conn, event_id, _account_id(caller), data, languages
+            conn, event_id, caller_account_id(caller), data, languages
         )
 
     @get("/v1/events/{event_id:uuid}/announcements", opt={"problems": (401, 403, 404)})
@@ -104,7 +101,7 @@ class NotificationController(Controller):
     ) -> Response[AnnouncementPage]:
         """An event's announcements, newest first (organizers, and people with a live RSVP)."""
         page = await notifications.list_announcements(
-            conn, event_id, _account_id(caller), languages, cursor, limit
+            conn, event_id, caller_account_id(caller), languages, cursor, limit
         )
         return Response(
             page,

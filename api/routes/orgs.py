@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import orgs
 from api.services.accounts import Caller
@@ -89,7 +90,7 @@ class OrgController(Controller):
         data: JSONBody[OrgPatch],
     ) -> Org:
         """Change the profile (organizers and owners) or, for owners, `require_two_factor`."""
-        return await orgs.update_org(conn, slug, caller.account_id if caller else None, data)
+        return await orgs.update_org(conn, slug, caller_account_id(caller), data)
 
     @get("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404)})
     async def list_members(
@@ -101,9 +102,7 @@ class OrgController(Controller):
         limit: Limit = 50,
     ) -> Response[MemberPage]:
         """Members with their roles (organizers and owners)."""
-        page = await orgs.list_members(
-            conn, slug, caller.account_id if caller else None, cursor, limit
-        )
+        page = await orgs.list_members(conn, slug, caller_account_id(caller), cursor, limit)
         return Response(
             page,
             headers=link_header(f"/v1/orgs/{slug}/members", {"limit": limit}, page.next_cursor),
@@ -119,9 +118,7 @@ class OrgController(Controller):
         data: JSONBody[MemberAdd],
     ) -> Member:
         """Add someone with an account, by email (organizers and owners; owners add owners)."""
-        return await orgs.add_member(
-            conn, keyring, slug, caller.account_id if caller else None, data
-        )
+        return await orgs.add_member(conn, keyring, slug, caller_account_id(caller), data)
 
     @patch("/v1/orgs/{slug:str}/members/{account_id:uuid}", opt={"problems": (401, 403, 404, 409)})
     async def update_member(
@@ -134,7 +131,7 @@ class OrgController(Controller):
     ) -> Member:
         """Change a member's role; the last owner cannot be demoted."""
         return await orgs.change_member_role(
-            conn, slug, caller.account_id if caller else None, account_id, data
+            conn, slug, caller_account_id(caller), account_id, data
         )
 
     @delete("/v1/orgs/{slug:str}/members/{account_id:uuid}", opt={"problems": (401, 403, 404, 409)})
@@ -146,4 +143,4 @@ class OrgController(Controller):
         account_id: FromPath[UUID],
     ) -> None:
         """Remove a member, or leave (your own id); the last owner cannot leave."""
-        await orgs.remove_member(conn, slug, caller.account_id if caller else None, account_id)
+        await orgs.remove_member(conn, slug, caller_account_id(caller), account_id)

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.config import Settings
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import retention
 from api.services.accounts import Caller
@@ -28,9 +29,7 @@ class RetentionController(Controller):
         slug: FromPath[str],
     ) -> RetentionSettings:
         """How long the org's personal data is kept after events, rides and trips (owners)."""
-        return await retention.get_retention(
-            conn, settings, slug, caller.account_id if caller else None
-        )
+        return await retention.get_retention(conn, settings, slug, caller_account_id(caller))
 
     @patch("/v1/orgs/{slug:str}/retention", opt={"problems": (*_PROBLEMS, 422)})
     async def update_retention(
@@ -43,7 +42,7 @@ class RetentionController(Controller):
     ) -> RetentionSettings:
         """Shorten the org's windows, never beyond the server's defaults (owners)."""
         return await retention.update_retention(
-            conn, settings, slug, caller.account_id if caller else None, data
+            conn, settings, slug, caller_account_id(caller), data
         )
 
     @get("/v1/orgs/{slug:str}/purge-receipts", opt={"problems": _PROBLEMS})
@@ -57,9 +56,7 @@ class RetentionController(Controller):
     ) -> Response[PurgeReceiptPage]:
         """What each purge erased, newest first: kind of data, rows, event or trip, when
         (organizers and owners)."""
-        page = await retention.list_receipts(
-            conn, slug, caller.account_id if caller else None, cursor, limit
-        )
+        page = await retention.list_receipts(conn, slug, caller_account_id(caller), cursor, limit)
         return Response(
             page,
             headers=link_header(

@@ -12,6 +12,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from api.config import Settings
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import rsvps
 from api.services.accounts import Caller
@@ -57,10 +58,6 @@ StatusFilter = Annotated[
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 #: an RSVP is an alias, a contact, a few numbers and tags: a larger body is refused (413)
 RSVP_BODY_MAX = 8192
 
@@ -86,7 +83,7 @@ class RsvpController(Controller):
     ) -> Response[RsvpCreated]:
         """Say you're coming (an account is optional); waitlisted unless your group fits in `spots_left` (strict arrival order); returns the secret manage link once."""
         created, replayed = await rsvps.create_rsvp(
-            conn, keyring, settings, event_id, _account_id(caller), data, idempotency_key
+            conn, keyring, settings, event_id, caller_account_id(caller), data, idempotency_key
         )
         headers = dict(_NO_STORE)
         if replayed:
@@ -163,7 +160,7 @@ class RsvpController(Controller):
         share_token: ShareTokenQuery = None,
     ) -> EventCounts:
         """Counts without names: places going and waiting, spots a newcomer can take (0 while anyone waits), language needs against interpreters (small needs hidden from the public), per shift."""
-        return await rsvps.event_counts(conn, event_id, _account_id(caller), share_token)
+        return await rsvps.event_counts(conn, event_id, caller_account_id(caller), share_token)
 
     @get("/v1/events/{event_id:uuid}/rsvps", opt={"problems": (401, 403, 404)})
     async def list_attendees(
@@ -184,7 +181,7 @@ class RsvpController(Controller):
             conn,
             keyring,
             event_id,
-            _account_id(caller),
+            caller_account_id(caller),
             shift_id=shift_id,
             event_only=event_only,
             status=status,
@@ -223,7 +220,7 @@ class RsvpController(Controller):
             conn,
             keyring,
             event_id,
-            _account_id(caller),
+            caller_account_id(caller),
             shift_id=shift_id,
             status=status,
             languages=languages,
@@ -250,5 +247,5 @@ class RsvpController(Controller):
         rsvp_id: FromPath[UUID],
     ) -> Response[Rsvp]:
         """Mark a going RSVP attended (organizers with attendee access); repeating it changes nothing."""
-        checked = await rsvps.check_in(conn, keyring, rsvp_id, _account_id(caller))
+        checked = await rsvps.check_in(conn, keyring, rsvp_id, caller_account_id(caller))
         return Response(checked, headers=_NO_STORE)

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import itinerary, trip_applications, trips
 from api.services.accounts import Caller
@@ -73,10 +74,6 @@ ExportReason = Annotated[
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 class TripController(Controller):
     tags = ["trips"]
 
@@ -109,7 +106,7 @@ class TripController(Controller):
         page = await trips.list_org_trips(
             conn,
             slug,
-            _account_id(caller),
+            caller_account_id(caller),
             include_past=include_past,
             cursor=cursor,
             limit=limit,
@@ -134,7 +131,7 @@ class TripController(Controller):
         lang: Lang = None,
     ) -> Trip:
         """A trip, with its meeting point as precise as you may know it."""
-        return await trips.get_trip(conn, trip_id, _account_id(caller), languages)
+        return await trips.get_trip(conn, trip_id, caller_account_id(caller), languages)
 
     @patch("/v1/trips/{trip_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_trip(
@@ -278,7 +275,7 @@ class TripController(Controller):
     ) -> Itinerary:
         """The itinerary in order: participant-only items and exact places for accepted
         participants and organizers."""
-        return await itinerary.get_itinerary(conn, trip_id, _account_id(caller), languages)
+        return await itinerary.get_itinerary(conn, trip_id, caller_account_id(caller), languages)
 
     @post("/v1/trips/{trip_id:uuid}/itinerary", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_itinerary_item(
@@ -352,7 +349,7 @@ class TripController(Controller):
         lang: Lang = None,
     ) -> QuestionList:
         """The questions applicants answer."""
-        return await trips.list_questions(conn, trip_id, _account_id(caller), languages)
+        return await trips.list_questions(conn, trip_id, caller_account_id(caller), languages)
 
     @post("/v1/trips/{trip_id:uuid}/questions", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_question(

@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.config import Settings
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import webhooks
 from api.services.accounts import Caller
@@ -28,10 +29,6 @@ from schemas.webhooks import (
 _BASE = "/v1/orgs/{slug:str}/webhooks"
 _ONE = _BASE + "/{endpoint_id:uuid}"
 _PROBLEMS = (401, 403, 404)
-
-
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
 
 
 def _headers(partner: Partner | None) -> dict[str, str]:
@@ -53,7 +50,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookEndpointPage]:
         """The org's webhook endpoints (organizers, or a key with webhooks:manage)."""
         page = await webhooks.list_endpoints(
-            conn, slug, _account_id(caller), partner, cursor, limit
+            conn, slug, caller_account_id(caller), partner, cursor, limit
         )
         headers = {
             **_headers(partner),
@@ -75,7 +72,7 @@ class WebhookController(Controller):
         """Register an https endpoint for the chosen event types; its signing secret is
         returned this once."""
         created = await webhooks.create_endpoint(
-            conn, keyring, settings, slug, _account_id(caller), partner, data
+            conn, keyring, settings, slug, caller_account_id(caller), partner, data
         )
         headers = {"Cache-Control": "private, no-store", **_headers(partner)}
         return Response(created, status_code=201, headers=headers)
@@ -91,7 +88,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookEndpoint]:
         """One endpoint (never its secret)."""
         endpoint = await webhooks.get_endpoint(
-            conn, slug, _account_id(caller), partner, endpoint_id
+            conn, slug, caller_account_id(caller), partner, endpoint_id
         )
         return Response(endpoint, headers=_headers(partner))
 
@@ -108,7 +105,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookEndpoint]:
         """Change an endpoint's URL, event types or description; `enabled: true` re-enables it."""
         endpoint = await webhooks.update_endpoint(
-            conn, settings, slug, _account_id(caller), partner, endpoint_id, data
+            conn, settings, slug, caller_account_id(caller), partner, endpoint_id, data
         )
         return Response(endpoint, headers=_headers(partner))
 
@@ -122,7 +119,7 @@ class WebhookController(Controller):
         endpoint_id: FromPath[UUID],
     ) -> None:
         """Remove an endpoint and its delivery log."""
-        await webhooks.delete_endpoint(conn, slug, _account_id(caller), partner, endpoint_id)
+        await webhooks.delete_endpoint(conn, slug, caller_account_id(caller), partner, endpoint_id)
 
     @get(_ONE + "/deliveries", opt={"problems": _PROBLEMS})
     async def list_webhook_deliveries(
@@ -137,7 +134,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookDeliveryPage]:
         """The endpoint's deliveries, newest first: status, tries and the next try."""
         page = await webhooks.list_deliveries(
-            conn, slug, _account_id(caller), partner, endpoint_id, cursor, limit
+            conn, slug, caller_account_id(caller), partner, endpoint_id, cursor, limit
         )
         headers = {
             **_headers(partner),
@@ -165,7 +162,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookDelivery]:
         """Send a failed delivery again (same webhook-id), as soon as the worker can."""
         delivery = await webhooks.redeliver(
-            conn, slug, _account_id(caller), partner, endpoint_id, delivery_id
+            conn, slug, caller_account_id(caller), partner, endpoint_id, delivery_id
         )
         return Response(delivery, status_code=202, headers=_headers(partner))
 
@@ -179,5 +176,7 @@ class WebhookController(Controller):
         endpoint_id: FromPath[UUID],
     ) -> Response[WebhookDelivery]:
         """Queue a signed `webhook.test` message to the endpoint; see it in the delivery log."""
-        delivery = await webhooks.send_test(conn, slug, _account_id(caller), partner, endpoint_id)
+        delivery = await webhooks.send_test(
+            conn, slug, caller_account_id(caller), partner, endpoint_id
+        )
         return Response(delivery, status_code=202, headers=_headers(partner))
