@@ -39,6 +39,7 @@ class AuditController(Controller):
     @get("/v1/orgs/{slug:str}/audit-log", opt={"problems": (401, 403, 404)})
     async def list_audit_log(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
@@ -50,14 +51,11 @@ class AuditController(Controller):
         page = await privacy.list_audit_log(
             conn, slug, caller_account_id(caller), action, cursor, limit
         )
-        query: dict[str, object] = {"limit": limit}
-        if action:
-            query["action"] = action
         return Response(
             page,
             headers={
                 **_NO_STORE,
-                **link_header(f"/v1/orgs/{slug}/audit-log", query, page.next_cursor),
+                **link_header(request, page.next_cursor),
             },
         )
 

@@ -189,6 +189,7 @@ class EventController(Controller):
     @get("/v1/orgs/{slug:str}/events", opt={"problems": (404, 422)})
     async def list_org_events(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -211,21 +212,10 @@ class EventController(Controller):
         page = await events.list_events(
             conn, caller_account_id(caller), query, cursor, limit, languages, org_slug=slug
         )
-        params: dict[str, Any] = {
-            "from": from_.isoformat() if from_ else None,
-            "to": to.isoformat() if to else None,
-            "include_cancelled": "true" if include_cancelled else None,
-            "lang": lang,
-            "limit": limit,
-        }
         return _cached_page(
             page,
             if_none_match,
-            link_header(
-                f"/v1/orgs/{slug}/events",
-                {k: v for k, v in params.items() if v is not None},
-                page.next_cursor,
-            ),
+            link_header(request, page.next_cursor),
         )
 
     @get("/v1/events", opt={"problems": (401, 422), "public_cache": True})
@@ -269,23 +259,7 @@ class EventController(Controller):
         page = await events.list_events(
             conn, caller_account_id(caller), query, cursor, limit, languages
         )
-        params: dict[str, Any] = {
-            "from": from_.isoformat() if from_ else None,
-            "to": to.isoformat() if to else None,
-            "kind": kind,
-            "tag": tag,
-            "org": org,
-            "language": language,
-            "near": near,
-            "radius_km": radius_km,
-            "q": q,
-            "include_cancelled": "true" if include_cancelled else None,
-            "lang": lang,
-            "limit": limit,
-        }
-        headers = link_header(
-            "/v1/events", {k: v for k, v in params.items() if v is not None}, page.next_cursor
-        )
+        headers = link_header(request, page.next_cursor)
         body = msgspec.json.encode(page)
         etag = etag_of(body)
         if cache_key is not None:

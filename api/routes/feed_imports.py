@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -38,6 +39,7 @@ class FeedImportController(Controller):
     @get(_BASE, opt={"problems": _PROBLEMS})
     async def list_feed_imports(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         partner: NamedDependency[Partner | None],
@@ -51,7 +53,7 @@ class FeedImportController(Controller):
         )
         headers = {
             **_headers(partner),
-            **link_header(f"/v1/orgs/{slug}/feed-imports", {"limit": limit}, page.next_cursor),
+            **link_header(request, page.next_cursor),
         }
         return Response(page, headers=headers)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -34,6 +34,7 @@ class NotificationController(Controller):
     @get("/v1/me/notifications", opt={"problems": (401,)})
     async def list_notifications(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         unread: UnreadOnly = False,
@@ -45,10 +46,7 @@ class NotificationController(Controller):
         page = await notifications.list_inbox(
             conn, account.account_id, order=order, unread_only=unread, cursor=cursor, limit=limit
         )
-        query: dict[str, object] = {"limit": limit, "order": order}
-        if unread:
-            query["unread"] = "true"
-        return Response(page, headers=link_header("/v1/me/notifications", query, page.next_cursor))
+        return Response(page, headers=link_header(request, page.next_cursor))
 
     @post(
         "/v1/me/notifications/{notification_id:uuid}/read",
@@ -91,6 +89,7 @@ class NotificationController(Controller):
     @get("/v1/events/{event_id:uuid}/announcements", opt={"problems": (401, 403, 404)})
     async def list_announcements(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -105,7 +104,5 @@ class NotificationController(Controller):
         )
         return Response(
             page,
-            headers=link_header(
-                f"/v1/events/{event_id}/announcements", {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -38,6 +38,7 @@ class OrgController(Controller):
     @get("/v1/orgs")
     async def list_orgs(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         q: NameQuery = None,
         cursor: Cursor = None,
@@ -47,9 +48,7 @@ class OrgController(Controller):
         page = await orgs.list_orgs(conn, q, cursor, limit)
         return Response(
             page,
-            headers=link_header(
-                "/v1/orgs", {"q": q, "limit": limit} if q else {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )
 
     @post("/v1/orgs", opt={"problems": (401, 409, 422)})
@@ -65,6 +64,7 @@ class OrgController(Controller):
     @get("/v1/me/orgs", opt={"problems": (401,)})
     async def list_my_orgs(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         cursor: Cursor = None,
@@ -72,9 +72,7 @@ class OrgController(Controller):
     ) -> Response[MyOrgPage]:
         """The organizations you belong to, with your role."""
         page = await orgs.list_my_orgs(conn, account.account_id, cursor, limit)
-        return Response(
-            page, headers=link_header("/v1/me/orgs", {"limit": limit}, page.next_cursor)
-        )
+        return Response(page, headers=link_header(request, page.next_cursor))
 
     @get("/v1/orgs/{slug:str}", opt={"problems": (404,)})
     async def get_org(self, conn: NamedDependency[asyncpg.Connection], slug: FromPath[str]) -> Org:
@@ -95,6 +93,7 @@ class OrgController(Controller):
     @get("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404)})
     async def list_members(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
@@ -105,7 +104,7 @@ class OrgController(Controller):
         page = await orgs.list_members(conn, slug, caller_account_id(caller), cursor, limit)
         return Response(
             page,
-            headers=link_header(f"/v1/orgs/{slug}/members", {"limit": limit}, page.next_cursor),
+            headers=link_header(request, page.next_cursor),
         )
 
     @post("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404, 409)})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
-from litestar import Controller, Response, get, patch
+from litestar import Controller, Request, Response, get, patch
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -48,6 +50,7 @@ class RetentionController(Controller):
     @get("/v1/orgs/{slug:str}/purge-receipts", opt={"problems": _PROBLEMS})
     async def list_purge_receipts(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
@@ -59,7 +62,5 @@ class RetentionController(Controller):
         page = await retention.list_receipts(conn, slug, caller_account_id(caller), cursor, limit)
         return Response(
             page,
-            headers=link_header(
-                f"/v1/orgs/{slug}/purge-receipts", {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
@@ -134,6 +134,7 @@ class RsvpController(Controller):
     @get("/v1/me/rsvps", opt={"problems": (401,)})
     async def list_my_rsvps(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         keyring: NamedDependency[Keyring],
@@ -148,7 +149,7 @@ class RsvpController(Controller):
             conn, keyring, settings, account.account_id, languages, cursor, limit
         )
         headers = dict(_NO_STORE)
-        headers.update(link_header("/v1/me/rsvps", {"limit": limit}, page.next_cursor))
+        headers.update(link_header(request, page.next_cursor))
         return Response(page, headers=headers)
 
     @get("/v1/events/{event_id:uuid}/counts", opt={"problems": (403, 404)})
@@ -165,6 +166,7 @@ class RsvpController(Controller):
     @get("/v1/events/{event_id:uuid}/rsvps", opt={"problems": (401, 403, 404)})
     async def list_attendees(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         keyring: NamedDependency[Keyring],
@@ -189,15 +191,8 @@ class RsvpController(Controller):
             cursor=cursor,
             limit=limit,
         )
-        query: dict[str, object] = {"limit": limit}
-        if shift_id:
-            query["shift_id"] = str(shift_id)
-        if event_only:
-            query["event_only"] = "true"
-        if status:
-            query["status"] = status
         headers = dict(_NO_STORE)
-        headers.update(link_header(f"/v1/events/{event_id}/rsvps", query, page.next_cursor))
+        headers.update(link_header(request, page.next_cursor))
         return Response(page, headers=headers)
 
     @get(

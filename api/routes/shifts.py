@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -32,6 +32,7 @@ class ShiftController(Controller):
     @get("/v1/events/{event_id:uuid}/shifts", opt={"problems": (404,)})
     async def list_shifts(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -47,9 +48,7 @@ class ShiftController(Controller):
         )
         return Response(
             page,
-            headers=link_header(
-                f"/v1/events/{event_id}/shifts", {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )
 
     @post("/v1/events/{event_id:uuid}/shifts", opt={"problems": (401, 403, 404, 409, 422)})

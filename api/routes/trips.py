@@ -3,11 +3,11 @@ participant data, checklists, the roster, announcements, and your trips."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -92,6 +92,7 @@ class TripController(Controller):
     @get("/v1/orgs/{slug:str}/trips", opt={"problems": (404,)})
     async def list_org_trips(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -112,14 +113,7 @@ class TripController(Controller):
             limit=limit,
             languages=languages,
         )
-        query: dict[str, object] = {"limit": limit}
-        if include_past:
-            query["include_past"] = "true"
-        if lang:
-            query["lang"] = lang
-        return Response(
-            page, headers=link_header(f"/v1/orgs/{slug}/trips", query, page.next_cursor)
-        )
+        return Response(page, headers=link_header(request, page.next_cursor))
 
     @get("/v1/trips/{trip_id:uuid}", opt={"problems": (404,)})
     async def get_trip(
@@ -396,6 +390,7 @@ class TripController(Controller):
     @get("/v1/trips/{trip_id:uuid}/announcements", opt={"problems": (401, 403, 404)})
     async def list_announcements(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
@@ -412,9 +407,7 @@ class TripController(Controller):
             page,
             headers={
                 **_NO_STORE,
-                **link_header(
-                    f"/v1/trips/{trip_id}/announcements", {"limit": limit}, page.next_cursor
-                ),
+                **link_header(request, page.next_cursor),
             },
         )
 
@@ -435,6 +428,7 @@ class TripController(Controller):
     @get("/v1/me/trips", opt={"problems": (401,)})
     async def list_my_trips(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
@@ -450,7 +444,7 @@ class TripController(Controller):
             page,
             headers={
                 **_NO_STORE,
-                **link_header("/v1/me/trips", {"limit": limit}, page.next_cursor),
+                **link_header(request, page.next_cursor),
             },
         )
 
@@ -474,6 +468,7 @@ class TripApplicationController(Controller):
     @get("/v1/trips/{trip_id:uuid}/applications", opt={"problems": (401, 403, 404)})
     async def list_applications(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         trip_id: FromPath[UUID],
@@ -486,14 +481,11 @@ class TripApplicationController(Controller):
         page = await trip_applications.list_applications(
             conn, trip_id, account.account_id, status=status, cursor=cursor, limit=limit
         )
-        query: dict[str, object] = {"limit": limit}
-        if status:
-            query["status"] = status
         return Response(
             page,
             headers={
                 **_NO_STORE,
-                **link_header(f"/v1/trips/{trip_id}/applications", query, page.next_cursor),
+                **link_header(request, page.next_cursor),
             },
         )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -41,6 +42,7 @@ class WebhookController(Controller):
     @get(_BASE, opt={"problems": _PROBLEMS})
     async def list_webhooks(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         partner: NamedDependency[Partner | None],
@@ -54,7 +56,7 @@ class WebhookController(Controller):
         )
         headers = {
             **_headers(partner),
-            **link_header(f"/v1/orgs/{slug}/webhooks", {"limit": limit}, page.next_cursor),
+            **link_header(request, page.next_cursor),
         }
         return Response(page, headers=headers)
 
@@ -124,6 +126,7 @@ class WebhookController(Controller):
     @get(_ONE + "/deliveries", opt={"problems": _PROBLEMS})
     async def list_webhook_deliveries(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         partner: NamedDependency[Partner | None],
@@ -138,11 +141,7 @@ class WebhookController(Controller):
         )
         headers = {
             **_headers(partner),
-            **link_header(
-                f"/v1/orgs/{slug}/webhooks/{endpoint_id}/deliveries",
-                {"limit": limit},
-                page.next_cursor,
-            ),
+            **link_header(request, page.next_cursor),
         }
         return Response(page, headers=headers)
 
