@@ -45,6 +45,8 @@ async def provide_conn(
         if request.method in _SAFE_METHODS and not conn.is_in_transaction():
             request.state.caller = await _authenticate(request, conn)
             yield conn
+            # what a read wrote committed statement by statement
+            _committed(request, cache_wrote=False)
             return
         tx = conn.transaction()
         await tx.start()
