@@ -25,9 +25,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 run: $(VENV)/.installed ## serve the API with demo data on http://127.0.0.1:8000 (embedded Postgres unless DATABASE_URL)
 	$(BIN)/caravan serve --migrate --demo
 
-test: $(VENV)/.installed-dev ## lint, then the whole suite against a real Postgres (DATABASE_URL or embedded)
+test: $(VENV)/.installed-dev ## lint and type-check, then the whole suite against a real Postgres (DATABASE_URL or embedded)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy api schemas db demo
 	@$(BIN)/python -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 5; fi; \
 	exit $$status
@@ -45,7 +46,7 @@ fuzz: $(VENV)/.installed-dev ## schemathesis with random seeds (FUZZ_RUNS=3, CAR
 lint: $(VENV)/.installed-dev ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api schemas db
+	$(BIN)/mypy api schemas db demo
 
 format: $(VENV)/.installed-dev ## reformat the code
 	$(BIN)/ruff format .

@@ -34,10 +34,9 @@ from api.deps import (
     provide_settings,
 )
 from api.errors import EXCEPTION_HANDLERS, BadRequest, ProblemError
-from api.feed_cache import FeedCache
 from api.openapi import finalize
 from api.request_log import request_log
-from api.response_cache import ResponseCache, release_render_lead
+from api.response_caches import FeedCache, ResponseCache, release_render_lead
 from api.routes.accounts import AccountController, SessionController, TwoFactorController
 from api.routes.audit import AuditController
 from api.routes.challenges import ChallengeController

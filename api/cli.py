@@ -69,7 +69,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
-    from api.demo import load_demo
+    from demo.loader import load_demo
 
     settings = _settings()
     asyncio.run(_migrate(settings))
@@ -101,7 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.migrate:
         asyncio.run(_migrate(settings))
     if args.demo:
-        from api.demo import load_demo
+        from demo.loader import load_demo
 
         print(asyncio.run(load_demo(settings)))
     base = f"http://{args.host}:{args.port}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from litestar import Request
@@ -15,8 +16,11 @@ from api.crypto import Keyring
 from api.errors import ProblemError, Unauthorized
 from api.services.accounts import Caller, Passwords, authenticate
 from api.services.api_keys import Partner, authenticate_key, is_api_key
+from api.texts import parse_accept_language
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: request state: what to do once the request's writes are committed (after_commit)
+_AFTER_COMMIT = "after_commit"
 
 
 async def provide_conn(
@@ -41,6 +45,8 @@ async def provide_conn(
         if request.method in _SAFE_METHODS and not conn.is_in_transaction():
             request.state.caller = await _authenticate(request, conn)
             yield conn
+            # what a read wrote committed statement by statement
+            _committed(request, cache_wrote=False)
             return
         tx = conn.transaction()
         await tx.start()
@@ -54,7 +60,7 @@ async def provide_conn(
         except ProblemError as exc:
             if exc.keep_writes:
                 await tx.commit()
-                request.app.state.feed_cache.wrote()
+                _committed(request, cache_wrote=True)
             else:
                 await _rollback(tx)
             raise
@@ -63,9 +69,23 @@ async def provide_conn(
             raise
         else:
             await tx.commit()
-            if request.method not in _SAFE_METHODS:
-                # this process's cached feeds must not outlive its own writes (api/feed_cache)
-                request.app.state.feed_cache.wrote()
+            _committed(request, cache_wrote=request.method not in _SAFE_METHODS)
+
+
+def after_commit(request: Request[Any, Any, Any], action: Callable[[], None]) -> None:
+    """Run `action` once this request's writes are committed; never if they roll back."""
+    actions = request.state.get(_AFTER_COMMIT)
+    if actions is None:
+        actions = request.state[_AFTER_COMMIT] = []
+    actions.append(action)
+
+
+def _committed(request: Request[Any, Any, Any], *, cache_wrote: bool) -> None:
+    if cache_wrote:
+        # this process's cached feeds must not outlive its own writes (api/response_caches.py)
+        request.app.state.feed_cache.wrote()
+    for action in request.state.get(_AFTER_COMMIT, ()):
+        action()
 
 
 async def _rollback(tx: Any) -> None:
@@ -114,6 +134,11 @@ async def _authenticate(request: Request[Any, Any, Any], conn: asyncpg.Connectio
     return caller
 
 
+def caller_account_id(caller: Caller | None) -> UUID | None:
+    """The signed-in caller's account, or None for anonymous callers (services decide)."""
+    return caller.account_id if caller else None
+
+
 def provide_settings(state: State) -> Settings:
     return state.settings  # type: ignore[no-any-return]
 
@@ -160,8 +185,6 @@ def provide_partner(
 
 def provide_languages(request: Request[Any, Any, Any]) -> list[str]:
     """The caller's languages, best first: `?lang=` then Accept-Language."""
-    from api.texts import parse_accept_language
-
     preferred = []
     lang = request.query_params.get("lang")
     if lang and len(lang) <= 35:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import msgspec
+from litestar import Request
 from litestar.params import QueryParameter
 
 from api.errors import BadRequest
@@ -45,13 +46,18 @@ def decode_cursor(cursor: str | None, types: type) -> Any:
         ) from None
 
 
-def link_header(url_path: str, query: dict[str, Any], next_cursor: str | None) -> dict[str, str]:
-    """`Link: <…?cursor=…>; rel="next"` when there is a next page."""
+def link_header(request: Request[Any, Any, Any], next_cursor: str | None) -> dict[str, str]:
+    """`Link: <…?cursor=…>; rel="next"` when there is a next page: the request's own path and
+    query (in the caller's order), with the next cursor in place of the current one."""
     if next_cursor is None:
         return {}
-    params = {k: v for k, v in query.items() if k != "cursor"}
-    params["cursor"] = next_cursor
-    return {"Link": f'<{url_path}?{urlencode(params, doseq=True)}>; rel="next"'}
+    params = [
+        (name, value)
+        for name, value in parse_qsl(request.url.query, keep_blank_values=True)
+        if name != "cursor"
+    ]
+    params.append(("cursor", next_cursor))
+    return {"Link": f'<{request.url.path}?{urlencode(params)}>; rel="next"'}
 
 
 def split_page(rows: list[Any], limit: int, sort_key: Any) -> tuple[list[Any], str | None]:

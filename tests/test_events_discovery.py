@@ -444,7 +444,7 @@ async def test_org_list_of_an_unknown_org_is_not_found(client):
 async def test_demo_events_are_upcoming_published_and_some_protect_their_place(client, conn):
     from uuid import UUID
 
-    from api.demo_events import load_demo_events
+    from demo.events import load_demo_events
 
     owner = await sign_up(client, "Demo")
     for slug in ("frontera-unida", "red-de-apoyo-cdmx", "la-rights-network", "acogida-madrid"):

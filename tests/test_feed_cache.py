@@ -9,8 +9,8 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from api import feed_cache
-from api.feed_cache import FeedCache
+from api import response_caches
+from api.response_caches import FeedCache
 from api.services import feed_rendering
 from tests.events_helpers import published_event
 from tests.people import create_org, sign_up
@@ -23,7 +23,7 @@ ELSEWHERE = """UPDATE events SET title = '{"en": "Edited elsewhere"}',
 
 
 async def test_an_org_feed_is_cached_until_one_of_its_events_changes(client, conn, monkeypatch):
-    monkeypatch.setattr(feed_cache, "FRESH_S", 0.0)  # check the fingerprint on every request
+    monkeypatch.setattr(response_caches, "FRESH_S", 0.0)  # check the fingerprint on every request
     organizer = await sign_up(client, "Organizer")
     org = await create_org(client, organizer)
     event = await published_event(client, org, organizer, title={"en": "Vigil"})
@@ -106,7 +106,7 @@ async def test_a_personal_feed_shows_my_own_changes_at_once(client):
 async def test_a_personal_feed_sees_changes_made_elsewhere_once_fresh_time_is_over(
     client, conn: asyncpg.Connection, monkeypatch
 ):
-    monkeypatch.setattr(feed_cache, "FRESH_S", 0.0)
+    monkeypatch.setattr(response_caches, "FRESH_S", 0.0)
     organizer = await sign_up(client, "Organizer")
     org = await create_org(client, organizer)
     event = await published_event(client, org, organizer, title={"en": "Vigil"})
@@ -183,7 +183,7 @@ async def test_feeds_past_the_byte_budget_keep_their_validators(client, app):
 
 
 def test_the_cache_holds_bodies_within_its_byte_budget():
-    from api.feed_cache import Check
+    from api.response_caches import Check
     from api.services.feed_rendering import EPOCH, Feed
 
     now = time.monotonic()
@@ -244,11 +244,11 @@ async def test_a_failed_render_does_not_hold_back_the_next_request(client, app):
 
 
 def test_while_one_request_checks_a_feed_the_others_are_served_the_entry():
-    from api.feed_cache import Check
+    from api.response_caches import Check
     from api.services.feed_rendering import EPOCH, Feed
 
     cache = FeedCache()
-    a_while_ago = time.monotonic() - 10 * feed_cache.FRESH_S
+    a_while_ago = time.monotonic() - 10 * response_caches.FRESH_S
     cache.put(Check("feed", "v1", a_while_ago, 0), Feed(b"body", '"e"', EPOCH, False))
     assert cache.fresh("feed") is None  # due for a check
     cache.checking("feed")
@@ -260,3 +260,56 @@ def test_while_one_request_checks_a_feed_the_others_are_served_the_entry():
     cache.wrote()
     cache.checking("feed")
     assert cache.fresh("feed") is None
+
+
+def _cached_bodies(app) -> list[bytes]:
+    return [entry.feed.body for entry in app.state.feed_cache.entries()]
+
+
+async def test_revoking_a_feed_token_drops_its_feed_from_memory_at_once(client, app):
+    organizer = await sign_up(client, "Organizer")
+    org = await create_org(client, organizer)
+    event = await published_event(client, org, organizer, title={"en": "Vigil"})
+    await rsvp(client, event, organizer, "Ana")
+    path = await subscribe(client, organizer)
+    body = await feed(client, path)
+    assert body in _cached_bodies(app)
+    token_id = (await client.get("/v1/me/feed-tokens", headers=organizer.headers)).json()["items"][
+        0
+    ]["id"]
+
+    revoked = await client.delete(f"/v1/me/feed-tokens/{token_id}", headers=organizer.headers)
+    assert revoked.status_code == 204
+    assert body not in _cached_bodies(app)
+    assert (await client.get(path)).status_code == 404
+    assert body not in _cached_bodies(app)
+
+
+async def test_rotating_a_feed_token_drops_the_old_feed_from_memory_at_once(client, app):
+    organizer = await sign_up(client, "Organizer")
+    org = await create_org(client, organizer)
+    event = await published_event(client, org, organizer, title={"en": "Vigil"})
+    await rsvp(client, event, organizer, "Ana")
+    path = await subscribe(client, organizer)
+    body = await feed(client, path)
+    assert body in _cached_bodies(app)
+    token_id = (await client.get("/v1/me/feed-tokens", headers=organizer.headers)).json()["items"][
+        0
+    ]["id"]
+
+    rotated = await client.post(f"/v1/me/feed-tokens/{token_id}/rotate", headers=organizer.headers)
+    assert rotated.status_code == 200
+    assert body not in _cached_bodies(app)
+
+
+def test_a_render_checked_before_its_owner_was_forgotten_is_not_kept():
+    from api.response_caches import Check
+    from api.services.feed_rendering import EPOCH, Feed
+
+    cache = FeedCache()
+    before = time.monotonic()
+    cache.forget("account")
+    cache.put(Check("feed", "v1", before, 0, "account"), Feed(b"old", '"e"', EPOCH, True))
+    assert len(cache) == 0
+    cache.put(Check("feed", "v1", time.monotonic(), 0, "account"), Feed(b"new", '"f"', EPOCH, True))
+    assert len(cache) == 1

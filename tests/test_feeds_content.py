@@ -12,7 +12,7 @@ import httpx
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
-from api import feed_cache
+from api import response_caches
 from api.services import feed_rendering
 from tests.calendar_parsers import forget_vobject_zones, unfolded_lines, vevents
 from tests.events_helpers import in_days, published_event
@@ -238,7 +238,7 @@ async def test_a_timed_reveal_shows_the_place_to_attendees_with_a_new_sequence(
 ):
     # the rows are moved straight in SQL, as another process would: no cached feed may be
     # served as fresh without a check
-    monkeypatch.setattr(feed_cache, "FRESH_S", 0.0)
+    monkeypatch.setattr(response_caches, "FRESH_S", 0.0)
     reveal = in_days(3)
     _organizer, org, event = await _world(
         client, venue=VENUE, area="Colonia Obrera", location_policy="reveal_at", reveal_at=reveal

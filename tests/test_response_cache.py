@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.response_caches import ResponseCache
 from tests.events_helpers import published_event
 from tests.people import create_org, sign_up
 
@@ -58,3 +59,22 @@ async def test_cached_answers_carry_the_same_headers_as_fresh_ones(client):
     cached = await client.get("/v1/events")
     for name in ("etag", "vary", "cache-control", "x-content-type-options", "content-type"):
         assert cached.headers[name] == fresh.headers[name], name
+
+
+async def test_lists_past_the_byte_budget_keep_their_validators(client, app):
+    app.state.response_cache = ResponseCache(max_body_bytes=1)
+    organizer = await sign_up(client, "Organizer")
+    org = await create_org(client, organizer)
+    await published_event(client, org, organizer, title={"en": "Vigil"})
+    try:
+        first = await client.get("/v1/events")
+        # the body was dropped; the validator still answers a revalidation...
+        again = await client.get("/v1/events", headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304
+        assert again.headers["etag"] == first.headers["etag"]
+        # ...and a plain request renders the list again
+        full = await client.get("/v1/events")
+        assert full.status_code == 200
+        assert full.content == first.content
+    finally:
+        app.state.response_cache = ResponseCache()

@@ -587,7 +587,7 @@ async def test_cohost_organizers_edit_but_see_no_people_unless_granted(
 async def test_the_demo_trip_is_open_and_protects_its_places(
     client: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
-    from api.demo_trips import load_demo_trips
+    from demo.trips import load_demo_trips
 
     owner = await sign_up(client, "Demo Organizer")
     org = await create_org(client, owner, slug="frontera-unida")

@@ -13,6 +13,7 @@ from litestar.params import FromPath, QueryParameter
 
 from api import privacy_text
 from api.config import Settings
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import audit_log, privacy_drill
 from api.services.accounts import Caller
@@ -38,6 +39,7 @@ class AuditController(Controller):
     @get("/v1/orgs/{slug:str}/audit-log", opt={"problems": (401, 403, 404)})
     async def list_audit_log(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
@@ -47,16 +49,13 @@ class AuditController(Controller):
     ) -> Response[AuditPage]:
         """Who viewed or exported which list, changed roles, keys and webhooks (owners)."""
         page = await audit_log.list_audit_log(
-            conn, slug, caller.account_id if caller else None, action, cursor, limit
+            conn, slug, caller_account_id(caller), action, cursor, limit
         )
-        query: dict[str, object] = {"limit": limit}
-        if action:
-            query["action"] = action
         return Response(
             page,
             headers={
                 **_NO_STORE,
-                **link_header(f"/v1/orgs/{slug}/audit-log", query, page.next_cursor),
+                **link_header(request, page.next_cursor),
             },
         )
 
@@ -77,7 +76,7 @@ class AuditController(Controller):
         the org holds data on, in what form, and when the sensitive ones are purged; never the
         values. `Accept: text/plain` gives the same on one page (at most 60 lines)."""
         report = await privacy_drill.privacy_report(
-            conn, settings, slug, caller.account_id if caller else None, account_id
+            conn, settings, slug, caller_account_id(caller), account_id
         )
         return _negotiated(request, report)
 

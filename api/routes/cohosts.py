@@ -7,6 +7,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from api.deps import caller_account_id
 from api.services import cohosts
 from api.services.accounts import Caller
 from schemas.cohosts import CohostInvitationList
@@ -23,7 +24,5 @@ class CohostController(Controller):
         slug: FromPath[str],
     ) -> Response[CohostInvitationList]:
         """Events and trips other organizations invite this one to co-host (organizers)."""
-        invitations = await cohosts.list_org_invitations(
-            conn, slug, caller.account_id if caller else None
-        )
+        invitations = await cohosts.list_org_invitations(conn, slug, caller_account_id(caller))
         return Response(invitations, headers={"Cache-Control": "no-store"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -13,10 +12,12 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
+from api.conditional import conditional_response, etag_of, not_modified
 from api.config import Settings
-from api.deps import provide_languages
+from api.deps import caller_account_id, provide_languages
 from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
+from api.response_caches import Cached
 from api.services import events, jsonld, series
 from api.services.accounts import Caller
 from schemas.common import NEAR_PATTERN
@@ -103,10 +104,6 @@ Scope = Annotated[
 ]
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 def _aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise BadRequest(
@@ -114,17 +111,6 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
             errors=[FieldError(pointer=f"#/query/{name}", detail="datetime without offset")],
         )
     return value
-
-
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-def _not_modified(if_none_match: str | None, etag: str) -> bool:
-    return bool(if_none_match) and (
-        if_none_match.strip() == "*"  # type: ignore[union-attr]
-        or etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]  # type: ignore[union-attr]
-    )
 
 
 def _encoded_page(
@@ -137,9 +123,7 @@ def _encoded_page(
         "Vary": "Accept-Language, Authorization",
         "Cache-Control": "no-cache",
     }
-    if _not_modified(if_none_match, etag):
-        return Response(content=b"", status_code=304, headers=headers)  # type: ignore[arg-type]
-    return Response(content=body, media_type="application/json", headers=headers)  # type: ignore[arg-type]
+    return conditional_response(body, "application/json", headers, if_none_match)
 
 
 def _cached_page(
@@ -147,7 +131,7 @@ def _cached_page(
 ) -> Response[EventPage]:
     """The page with an ETag (a hash of the body); 304 when the client already has it."""
     body = msgspec.json.encode(page)
-    return _encoded_page(body, _etag(body), if_none_match, headers)
+    return _encoded_page(body, etag_of(body), if_none_match, headers)
 
 
 _CACHE_KEY = "public_list_cache_key"
@@ -166,15 +150,22 @@ async def cached_list_response(request: Request[Any, Any, Any]) -> Response[Any]
     async with state.pool.acquire(timeout=state.settings.pool_acquire_timeout_s) as conn:
         version = await events.events_version(conn)
     key = (version, request.url.query, tuple(provide_languages(request)))
+    if_none_match = request.headers.get("if-none-match")
+
+    def servable(hit: Cached | None) -> bool:
+        # an entry past the byte budget kept its ETag: it can still say "not modified"
+        return hit is not None and (bool(hit.body) or not_modified(hit.etag, if_none_match))
+
     hit = state.response_cache.get(key)
-    if hit is None and not await state.response_cache.renders.lead_or_wait(key, request.state):
+    if not servable(hit) and not await state.response_cache.renders.lead_or_wait(
+        key, request.state
+    ):
         hit = state.response_cache.get(key)  # rendered meanwhile by the request we waited for
-    if hit is None:
+    if not servable(hit):
         request.state[_CACHE_KEY] = key
         return None
-    return _encoded_page(
-        hit.body, hit.etag, request.headers.get("if-none-match"), dict(hit.headers)
-    )
+    assert hit is not None
+    return _encoded_page(hit.body, hit.etag, if_none_match, dict(hit.headers))
 
 
 class EventController(Controller):
@@ -192,12 +183,13 @@ class EventController(Controller):
     ) -> Event:
         """Create an event as a draft (organizers and owners); private events get a share link."""
         return await events.create_event(
-            conn, settings.public_url, slug, _account_id(caller), data, languages
+            conn, settings.public_url, slug, caller_account_id(caller), data, languages
         )
 
     @get("/v1/orgs/{slug:str}/events", opt={"problems": (404, 422)})
     async def list_org_events(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -218,23 +210,12 @@ class EventController(Controller):
             include_cancelled=include_cancelled,
         )
         page = await events.list_events(
-            conn, _account_id(caller), query, cursor, limit, languages, org_slug=slug
+            conn, caller_account_id(caller), query, cursor, limit, languages, org_slug=slug
         )
-        params: dict[str, Any] = {
-            "from": from_.isoformat() if from_ else None,
-            "to": to.isoformat() if to else None,
-            "include_cancelled": "true" if include_cancelled else None,
-            "lang": lang,
-            "limit": limit,
-        }
         return _cached_page(
             page,
             if_none_match,
-            link_header(
-                f"/v1/orgs/{slug}/events",
-                {k: v for k, v in params.items() if v is not None},
-                page.next_cursor,
-            ),
+            link_header(request, page.next_cursor),
         )
 
     @get("/v1/events", opt={"problems": (401, 422), "public_cache": True})
@@ -275,26 +256,12 @@ class EventController(Controller):
             text=q,
             include_cancelled=include_cancelled,
         )
-        page = await events.list_events(conn, _account_id(caller), query, cursor, limit, languages)
-        params: dict[str, Any] = {
-            "from": from_.isoformat() if from_ else None,
-            "to": to.isoformat() if to else None,
-            "kind": kind,
-            "tag": tag,
-            "org": org,
-            "language": language,
-            "near": near,
-            "radius_km": radius_km,
-            "q": q,
-            "include_cancelled": "true" if include_cancelled else None,
-            "lang": lang,
-            "limit": limit,
-        }
-        headers = link_header(
-            "/v1/events", {k: v for k, v in params.items() if v is not None}, page.next_cursor
+        page = await events.list_events(
+            conn, caller_account_id(caller), query, cursor, limit, languages
         )
+        headers = link_header(request, page.next_cursor)
         body = msgspec.json.encode(page)
-        etag = _etag(body)
+        etag = etag_of(body)
         if cache_key is not None:
             request.app.state.response_cache.put(cache_key, body, etag, headers)
         return _encoded_page(body, etag, if_none_match, headers)
@@ -311,7 +278,7 @@ class EventController(Controller):
         lang: Lang = None,
     ) -> Event:
         """An event, with its location as precise as you may know it."""
-        event = await events.get_event(conn, event_id, _account_id(caller), languages)
+        event = await events.get_event(conn, event_id, caller_account_id(caller), languages)
         # `Accept: application/ld+json` asks for the same view as schema.org JSON-LD
         if jsonld.wants_jsonld(request.headers.get("accept")):
             document = await jsonld.event_jsonld_for(conn, event, settings.public_url)
@@ -333,7 +300,7 @@ class EventController(Controller):
         lang: Lang = None,
     ) -> Event:
         """A private event, through its share link."""
-        return await events.get_shared_event(conn, token, _account_id(caller), languages)
+        return await events.get_shared_event(conn, token, caller_account_id(caller), languages)
 
     @patch("/v1/events/{event_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_event(
@@ -347,7 +314,7 @@ class EventController(Controller):
     ) -> Event:
         """Change an event (organizers of a hosting org); new times republish a postponed one."""
         return await events.update_event(
-            conn, settings.public_url, event_id, _account_id(caller), data, languages
+            conn, settings.public_url, event_id, caller_account_id(caller), data, languages
         )
 
     @delete("/v1/events/{event_id:uuid}", opt={"problems": (401, 403, 404, 409)})
@@ -358,7 +325,7 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> None:
         """Delete a draft; published events are cancelled instead."""
-        await events.delete_event(conn, event_id, _account_id(caller))
+        await events.delete_event(conn, event_id, caller_account_id(caller))
 
     @post(
         "/v1/events/{event_id:uuid}/publish",
@@ -373,7 +340,7 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> Event:
         """Publish a draft."""
-        return await events.publish_event(conn, event_id, _account_id(caller), languages)
+        return await events.publish_event(conn, event_id, caller_account_id(caller), languages)
 
     @post(
         "/v1/events/{event_id:uuid}/postpone",
@@ -388,7 +355,7 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> Event:
         """Postpone a published event until new times are known; everyone coming is told."""
-        return await events.postpone_event(conn, event_id, _account_id(caller), languages)
+        return await events.postpone_event(conn, event_id, caller_account_id(caller), languages)
 
     @post(
         "/v1/events/{event_id:uuid}/cancel", status_code=200, opt={"problems": (401, 403, 404, 409)}
@@ -403,7 +370,7 @@ class EventController(Controller):
     ) -> Event:
         """Cancel an event, with a reason everyone coming is told; cancelled is final."""
         return await events.cancel_event(
-            conn, event_id, _account_id(caller), data.reason, languages
+            conn, event_id, caller_account_id(caller), data.reason, languages
         )
 
     @post(
@@ -421,7 +388,7 @@ class EventController(Controller):
     ) -> Event:
         """A new share link for a private event (in `share_url`); the old one stops working."""
         return await events.rotate_share_link(
-            conn, settings.public_url, event_id, _account_id(caller), languages
+            conn, settings.public_url, event_id, caller_account_id(caller), languages
         )
 
     @get("/v1/events/{event_id:uuid}/cohosts", opt={"problems": (401, 403, 404)})
@@ -432,7 +399,7 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> CohostList:
         """The co-hosting organizations and their access (organizers)."""
-        return await events.list_cohosts(conn, event_id, _account_id(caller))
+        return await events.list_cohosts(conn, event_id, caller_account_id(caller))
 
     @post("/v1/events/{event_id:uuid}/cohosts", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_cohost(
@@ -444,7 +411,7 @@ class EventController(Controller):
     ) -> Cohost:
         """Invite an organization to co-host (organizers of the creating org); it co-hosts once
         one of its organizers accepts."""
-        return await events.add_cohost(conn, event_id, _account_id(caller), data)
+        return await events.add_cohost(conn, event_id, caller_account_id(caller), data)
 
     @delete("/v1/events/{event_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
     async def remove_cohost(
@@ -456,7 +423,7 @@ class EventController(Controller):
     ) -> None:
         """Remove a co-hosting organization, or withdraw its invitation (organizers of the
         creating org)."""
-        await events.remove_cohost(conn, event_id, _account_id(caller), slug)
+        await events.remove_cohost(conn, event_id, caller_account_id(caller), slug)
 
     @post(
         "/v1/events/{event_id:uuid}/cohosts/{slug:str}/accept",
@@ -471,7 +438,7 @@ class EventController(Controller):
         slug: FromPath[str],
     ) -> Cohost:
         """Accept an invitation to co-host (organizers of the invited org)."""
-        return await events.accept_cohost(conn, event_id, _account_id(caller), slug)
+        return await events.accept_cohost(conn, event_id, caller_account_id(caller), slug)
 
     @post(
         "/v1/events/{event_id:uuid}/cohosts/{slug:str}/decline",
@@ -486,7 +453,7 @@ class EventController(Controller):
         slug: FromPath[str],
     ) -> None:
         """Decline an invitation to co-host (organizers of the invited org)."""
-        await events.decline_cohost(conn, event_id, _account_id(caller), slug)
+        await events.decline_cohost(conn, event_id, caller_account_id(caller), slug)
 
 
 class SeriesController(Controller):
@@ -504,7 +471,7 @@ class SeriesController(Controller):
     ) -> Series:
         """Create a weekly or monthly series; each occurrence is a real event."""
         return await series.create_series(
-            conn, settings.public_url, slug, _account_id(caller), data, languages
+            conn, settings.public_url, slug, caller_account_id(caller), data, languages
         )
 
     @get("/v1/series/{series_id:uuid}", opt={"problems": (404,)})
@@ -517,7 +484,7 @@ class SeriesController(Controller):
         lang: Lang = None,
     ) -> Series:
         """A series and the occurrences you may see."""
-        return await series.get_series(conn, series_id, _account_id(caller), languages)
+        return await series.get_series(conn, series_id, caller_account_id(caller), languages)
 
     @patch(
         "/v1/series/{series_id:uuid}/occurrences/{index:int}",
@@ -541,7 +508,7 @@ class SeriesController(Controller):
             settings.public_url,
             series_id,
             index,
-            _account_id(caller),
+            caller_account_id(caller),
             data,
             edit_scope,
             languages,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.config import Settings
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import feed_imports
 from api.services.accounts import Caller
@@ -27,10 +29,6 @@ _ONE = _BASE + "/{import_id:uuid}"
 _PROBLEMS = (401, 403, 404)
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 def _headers(partner: Partner | None) -> dict[str, str]:
     return partner.rate_headers() if partner else {}
 
@@ -41,6 +39,7 @@ class FeedImportController(Controller):
     @get(_BASE, opt={"problems": _PROBLEMS})
     async def list_feed_imports(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         partner: NamedDependency[Partner | None],
@@ -50,11 +49,11 @@ class FeedImportController(Controller):
     ) -> Response[FeedImportPage]:
         """The org's calendar imports (organizers, or a key with imports:manage)."""
         page = await feed_imports.list_imports(
-            conn, slug, _account_id(caller), partner, cursor, limit
+            conn, slug, caller_account_id(caller), partner, cursor, limit
         )
         headers = {
             **_headers(partner),
-            **link_header(f"/v1/orgs/{slug}/feed-imports", {"limit": limit}, page.next_cursor),
+            **link_header(request, page.next_cursor),
         }
         return Response(page, headers=headers)
 
@@ -70,7 +69,7 @@ class FeedImportController(Controller):
     ) -> Response[FeedImport]:
         """Import a partner's public iCal feed (https); its events appear as imported events."""
         created = await feed_imports.create_import(
-            conn, settings, slug, _account_id(caller), partner, data
+            conn, settings, slug, caller_account_id(caller), partner, data
         )
         return Response(created, status_code=201, headers=_headers(partner))
 
@@ -84,7 +83,9 @@ class FeedImportController(Controller):
         import_id: FromPath[UUID],
     ) -> Response[FeedImport]:
         """One calendar import and how its last run went."""
-        found = await feed_imports.get_import(conn, slug, _account_id(caller), partner, import_id)
+        found = await feed_imports.get_import(
+            conn, slug, caller_account_id(caller), partner, import_id
+        )
         return Response(found, headers=_headers(partner))
 
     @patch(_ONE, opt={"problems": (*_PROBLEMS, 409, 422)})
@@ -100,7 +101,7 @@ class FeedImportController(Controller):
     ) -> Response[FeedImport]:
         """Change the URL, name or schedule, or pause the import."""
         changed = await feed_imports.update_import(
-            conn, settings, slug, _account_id(caller), partner, import_id, data
+            conn, settings, slug, caller_account_id(caller), partner, import_id, data
         )
         return Response(changed, headers=_headers(partner))
 
@@ -114,7 +115,7 @@ class FeedImportController(Controller):
         import_id: FromPath[UUID],
     ) -> None:
         """Stop importing; the events it mirrored are removed."""
-        await feed_imports.delete_import(conn, slug, _account_id(caller), partner, import_id)
+        await feed_imports.delete_import(conn, slug, caller_account_id(caller), partner, import_id)
 
     @post(_ONE + "/run", status_code=202, opt={"problems": _PROBLEMS})
     async def run_feed_import(
@@ -127,7 +128,7 @@ class FeedImportController(Controller):
     ) -> Response[FeedImport]:
         """Fetch at the worker's next round instead of waiting for the schedule."""
         scheduled = await feed_imports.schedule_import(
-            conn, slug, _account_id(caller), partner, import_id
+            conn, slug, caller_account_id(caller), partner, import_id
         )
         return Response(scheduled, status_code=202, headers=_headers(partner))
 
@@ -144,6 +145,6 @@ class FeedImportController(Controller):
     ) -> Response[FeedImportRunPage]:
         """The import's runs, newest first: counts added/updated/removed/rejected, or the error."""
         page = await feed_imports.list_runs(
-            conn, slug, _account_id(caller), partner, import_id, cursor, limit
+            conn, slug, caller_account_id(caller), partner, import_id, cursor, limit
         )
         return Response(page, headers=_headers(partner))

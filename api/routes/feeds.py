@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -16,10 +16,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from api.conditional import conditional_response, not_modified
 from api.config import Settings
 from api.crypto import Keyring
-from api.deps import provide_languages
-from api.feed_cache import Check, FeedCache, FeedEntry
+from api.deps import after_commit, caller_account_id, provide_languages
+from api.response_caches import Check, FeedCache, FeedEntry
 from api.services import feed_rendering, feed_tokens, personal_feeds, public_feeds
 from api.services.accounts import Caller
 from schemas.feeds import FeedTokenCreate, FeedTokenCreated, FeedTokenList, request_public_url
@@ -101,25 +102,6 @@ def _reader(settings: Settings, languages: list[str]) -> feed_rendering.Reader:
     )
 
 
-def _not_modified(
-    feed: feed_rendering.Feed, if_none_match: str | None, if_modified_since: str | None
-) -> bool:
-    """RFC 9110 §13.2.2: If-None-Match (weak comparison, lists, `*`) wins; otherwise an
-    If-Modified-Since that parses and is not before Last-Modified."""
-    if if_none_match is not None:
-        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return "*" in tags or feed.etag in tags
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if since.tzinfo is None:
-            return False
-        return feed.last_modified.replace(microsecond=0) <= since
-    return False
-
-
 def _respond(
     feed: feed_rendering.Feed, if_none_match: str | None, if_modified_since: str | None
 ) -> Response[bytes]:
@@ -137,21 +119,23 @@ def _respond(
         }
     else:
         headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
-    if _not_modified(feed, if_none_match, if_modified_since):
-        return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=feed.body, media_type=CALENDAR, headers=headers)
+    return conditional_response(
+        feed.body, CALENDAR, headers, if_none_match, feed.last_modified, if_modified_since
+    )
 
 
 _FEED_CHECK = "feed_cache_check"
 
 
 async def cached_feed_response(request: Request[Any, Any, Any]) -> Response[bytes] | None:
-    """An org feed or a personal feed from the feed cache (api/feed_cache.py), before any
+    """An org feed or a personal feed from the feed cache (api/response_caches.py), before any
     dependency runs; None when it must be rendered, leaving the check for the handler to store
     the feed under. A personal feed's token is looked up on every request."""
     state = request.app.state
     key = (request.url.path, request.url.query, tuple(provide_languages(request)))
     timeout = state.settings.pool_acquire_timeout_s
+    # before the token lookup: a render of a token revoked after this is not kept
+    started = time.monotonic()
     if request.route_handler.opt["feed_cache"] == "personal":
         async with state.pool.acquire(timeout=timeout) as conn:
             account_id = await feed_tokens.feed_token_account(conn, request.path_params["token"])
@@ -162,7 +146,7 @@ async def cached_feed_response(request: Request[Any, Any, Any]) -> Response[byte
             async with state.pool.acquire(timeout=timeout) as conn:
                 return await personal_feeds.personal_feed_fingerprint(conn, account_id)
 
-        return await _from_cache(request, state.feed_cache, key, personal)
+        return await _from_cache(request, state.feed_cache, key, personal, started, account_id)
 
     async def org() -> str | None:
         async with state.pool.acquire(timeout=timeout) as conn:
@@ -170,7 +154,7 @@ async def cached_feed_response(request: Request[Any, Any, Any]) -> Response[byte
 
     # No connection is held from here on: a request waiting for another one's render must not
     # keep a connection that the render needs.
-    return await _from_cache(request, state.feed_cache, key, org)
+    return await _from_cache(request, state.feed_cache, key, org, started)
 
 
 async def _from_cache(
@@ -178,6 +162,8 @@ async def _from_cache(
     cache: FeedCache,
     key: Hashable,
     fingerprint: Callable[[], Awaitable[str | None]],
+    started: float,
+    owner: Hashable | None = None,
 ) -> Response[bytes] | None:
     if_none_match = request.headers.get("if-none-match")
     if_modified_since = request.headers.get("if-modified-since")
@@ -185,17 +171,20 @@ async def _from_cache(
     def servable(entry: FeedEntry | None) -> bool:
         # a body-less entry can still say "not modified"
         return entry is not None and (
-            entry.has_body or _not_modified(entry.feed, if_none_match, if_modified_since)
+            entry.has_body
+            or not_modified(
+                entry.feed.etag, if_none_match, entry.feed.last_modified, if_modified_since
+            )
         )
 
     entry = cache.fresh(key)
     if not servable(entry):
-        generation, started = cache.generation, time.monotonic()
+        generation = cache.generation
         cache.checking(key)
         value = await fingerprint()
         if value is None:
             return None  # no such org: the handler answers 404
-        check = Check(key, value, started, generation)
+        check = Check(key, value, started, generation, owner)
         entry = cache.confirm(check)
         if not servable(entry) and not await cache.renders.lead_or_wait(key, request.state):
             entry = cache.confirm(check)  # rendered meanwhile by the request we waited for
@@ -213,8 +202,10 @@ def _remember(request: Request[Any, Any, Any], feed: feed_rendering.Feed) -> Non
         request.app.state.feed_cache.put(check, feed)
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
+def _forget_personal_feeds(request: Request[Any, Any, Any], account_id: UUID) -> None:
+    """A token's feed bytes leave memory with the token, not when the cache evicts them."""
+    cache: FeedCache = request.app.state.feed_cache
+    after_commit(request, lambda: cache.forget(account_id))
 
 
 class FeedController(Controller):
@@ -272,7 +263,7 @@ class FeedController(Controller):
         """One event, with its place as precise as you may know it (private events: use the
         share link's feed)."""
         feed = await public_feeds.event_feed(
-            conn, event_id, _account_id(caller), _reader(settings, languages)
+            conn, event_id, caller_account_id(caller), _reader(settings, languages)
         )
         return _respond(feed, if_none_match, if_modified_since)
 
@@ -297,7 +288,7 @@ class FeedController(Controller):
     ) -> Response[bytes]:
         """A private event through its share link (a secret: never cached by shared caches)."""
         feed = await public_feeds.shared_event_feed(
-            conn, token, _account_id(caller), _reader(settings, languages)
+            conn, token, caller_account_id(caller), _reader(settings, languages)
         )
         return _respond(feed, if_none_match, if_modified_since)
 
@@ -322,7 +313,7 @@ class FeedController(Controller):
     ) -> Response[bytes]:
         """A trip and its public itinerary (participant-only items for its participants)."""
         feed = await public_feeds.trip_feed(
-            conn, trip_id, _account_id(caller), _reader(settings, languages)
+            conn, trip_id, caller_account_id(caller), _reader(settings, languages)
         )
         return _respond(feed, if_none_match, if_modified_since)
 
@@ -405,12 +396,14 @@ class FeedTokenController(Controller):
     @delete("/v1/me/feed-tokens/{token_id:uuid}", opt={"problems": (401, 404)})
     async def revoke_feed_token(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         token_id: FromPath[UUID],
     ) -> None:
         """Revoke a token: its feed answers 404 from now on."""
         await feed_tokens.revoke_feed_token(conn, account.account_id, token_id)
+        _forget_personal_feeds(request, account.account_id)
 
     @post(
         "/v1/me/feed-tokens/{token_id:uuid}/rotate",
@@ -419,6 +412,7 @@ class FeedTokenController(Controller):
     )
     async def rotate_feed_token(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         settings: NamedDependency[Settings],
@@ -428,4 +422,5 @@ class FeedTokenController(Controller):
         created = await feed_tokens.rotate_feed_token(
             conn, settings.public_url, account.account_id, token_id
         )
+        _forget_personal_feeds(request, account.account_id)
         return Response(created, headers={"Cache-Control": "no-store"})

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import notifications
 from api.services.accounts import Caller
@@ -27,16 +28,13 @@ Order = Annotated[
 ]
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 class NotificationController(Controller):
     tags = ["notifications"]
 
     @get("/v1/me/notifications", opt={"problems": (401,)})
     async def list_notifications(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         unread: UnreadOnly = False,
@@ -48,10 +46,7 @@ class NotificationController(Controller):
         page = await notifications.list_inbox(
             conn, account.account_id, order=order, unread_only=unread, cursor=cursor, limit=limit
         )
-        query: dict[str, object] = {"limit": limit, "order": order}
-        if unread:
-            query["unread"] = "true"
-        return Response(page, headers=link_header("/v1/me/notifications", query, page.next_cursor))
+        return Response(page, headers=link_header(request, page.next_cursor))
 
     @post(
         "/v1/me/notifications/{notification_id:uuid}/read",
@@ -88,12 +83,13 @@ class NotificationController(Controller):
     ) -> PostedAnnouncement:
         """Post an update to everyone going or waitlisted (organizers); it lands in each inbox."""
         return await notifications.post_announcement(
-            conn, event_id, _account_id(caller), data, languages
+            conn, event_id, caller_account_id(caller), data, languages
         )
 
     @get("/v1/events/{event_id:uuid}/announcements", opt={"problems": (401, 403, 404)})
     async def list_announcements(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -104,11 +100,9 @@ class NotificationController(Controller):
     ) -> Response[AnnouncementPage]:
         """An event's announcements, newest first (organizers, and people with a live RSVP)."""
         page = await notifications.list_announcements(
-            conn, event_id, _account_id(caller), languages, cursor, limit
+            conn, event_id, caller_account_id(caller), languages, cursor, limit
         )
         return Response(
             page,
-            headers=link_header(
-                f"/v1/events/{event_id}/announcements", {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )

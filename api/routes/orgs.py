@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import orgs
 from api.services.accounts import Caller
@@ -37,6 +38,7 @@ class OrgController(Controller):
     @get("/v1/orgs")
     async def list_orgs(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         q: NameQuery = None,
         cursor: Cursor = None,
@@ -46,9 +48,7 @@ class OrgController(Controller):
         page = await orgs.list_orgs(conn, q, cursor, limit)
         return Response(
             page,
-            headers=link_header(
-                "/v1/orgs", {"q": q, "limit": limit} if q else {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )
 
     @post("/v1/orgs", opt={"problems": (401, 409, 422)})
@@ -64,6 +64,7 @@ class OrgController(Controller):
     @get("/v1/me/orgs", opt={"problems": (401,)})
     async def list_my_orgs(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         cursor: Cursor = None,
@@ -71,9 +72,7 @@ class OrgController(Controller):
     ) -> Response[MyOrgPage]:
         """The organizations you belong to, with your role."""
         page = await orgs.list_my_orgs(conn, account.account_id, cursor, limit)
-        return Response(
-            page, headers=link_header("/v1/me/orgs", {"limit": limit}, page.next_cursor)
-        )
+        return Response(page, headers=link_header(request, page.next_cursor))
 
     @get("/v1/orgs/{slug:str}", opt={"problems": (404,)})
     async def get_org(self, conn: NamedDependency[asyncpg.Connection], slug: FromPath[str]) -> Org:
@@ -89,11 +88,12 @@ class OrgController(Controller):
         data: JSONBody[OrgPatch],
     ) -> Org:
         """Change the profile (organizers and owners) or, for owners, `require_two_factor`."""
-        return await orgs.update_org(conn, slug, caller.account_id if caller else None, data)
+        return await orgs.update_org(conn, slug, caller_account_id(caller), data)
 
     @get("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404)})
     async def list_members(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
@@ -101,12 +101,10 @@ class OrgController(Controller):
         limit: Limit = 50,
     ) -> Response[MemberPage]:
         """Members with their roles (organizers and owners)."""
-        page = await orgs.list_members(
-            conn, slug, caller.account_id if caller else None, cursor, limit
-        )
+        page = await orgs.list_members(conn, slug, caller_account_id(caller), cursor, limit)
         return Response(
             page,
-            headers=link_header(f"/v1/orgs/{slug}/members", {"limit": limit}, page.next_cursor),
+            headers=link_header(request, page.next_cursor),
         )
 
     @post("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404, 409, 422)})
@@ -119,9 +117,7 @@ class OrgController(Controller):
         data: JSONBody[MemberAdd],
     ) -> Member:
         """Add someone with an account, by email (organizers and owners; owners add owners)."""
-        return await orgs.add_member(
-            conn, keyring, slug, caller.account_id if caller else None, data
-        )
+        return await orgs.add_member(conn, keyring, slug, caller_account_id(caller), data)
 
     @patch("/v1/orgs/{slug:str}/members/{account_id:uuid}", opt={"problems": (401, 403, 404, 409)})
     async def update_member(
@@ -134,7 +130,7 @@ class OrgController(Controller):
     ) -> Member:
         """Change a member's role; the last owner cannot be demoted."""
         return await orgs.change_member_role(
-            conn, slug, caller.account_id if caller else None, account_id, data
+            conn, slug, caller_account_id(caller), account_id, data
         )
 
     @delete("/v1/orgs/{slug:str}/members/{account_id:uuid}", opt={"problems": (401, 403, 404, 409)})
@@ -146,4 +142,4 @@ class OrgController(Controller):
         account_id: FromPath[UUID],
     ) -> None:
         """Remove a member, or leave (your own id); the last owner cannot leave."""
-        await orgs.remove_member(conn, slug, caller.account_id if caller else None, account_id)
+        await orgs.remove_member(conn, slug, caller_account_id(caller), account_id)

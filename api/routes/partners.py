@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -49,6 +49,7 @@ class ApiKeyController(Controller):
     @get("/v1/orgs/{slug:str}/api-keys", opt={"problems": (401, 403, 404)})
     async def list_api_keys(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         slug: FromPath[str],
@@ -59,7 +60,7 @@ class ApiKeyController(Controller):
         page = await api_keys.list_keys(conn, slug, account.account_id, cursor, limit)
         return Response(
             page,
-            headers=link_header(f"/v1/orgs/{slug}/api-keys", {"limit": limit}, page.next_cursor),
+            headers=link_header(request, page.next_cursor),
         )
 
     @post("/v1/orgs/{slug:str}/api-keys", opt={"problems": (401, 403, 404, 422)})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
-from litestar import Controller, Response, get, patch
+from litestar import Controller, Request, Response, get, patch
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.config import Settings
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import retention
 from api.services.accounts import Caller
@@ -28,9 +31,7 @@ class RetentionController(Controller):
         slug: FromPath[str],
     ) -> RetentionSettings:
         """How long the org's personal data is kept after events, rides and trips (owners)."""
-        return await retention.get_retention(
-            conn, settings, slug, caller.account_id if caller else None
-        )
+        return await retention.get_retention(conn, settings, slug, caller_account_id(caller))
 
     @patch("/v1/orgs/{slug:str}/retention", opt={"problems": (*_PROBLEMS, 422)})
     async def update_retention(
@@ -43,12 +44,13 @@ class RetentionController(Controller):
     ) -> RetentionSettings:
         """Shorten the org's windows, never beyond the server's defaults (owners)."""
         return await retention.update_retention(
-            conn, settings, slug, caller.account_id if caller else None, data
+            conn, settings, slug, caller_account_id(caller), data
         )
 
     @get("/v1/orgs/{slug:str}/purge-receipts", opt={"problems": _PROBLEMS})
     async def list_purge_receipts(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
@@ -57,12 +59,8 @@ class RetentionController(Controller):
     ) -> Response[PurgeReceiptPage]:
         """What each purge erased, newest first: kind of data, rows, event or trip, when
         (organizers and owners)."""
-        page = await retention.list_receipts(
-            conn, slug, caller.account_id if caller else None, cursor, limit
-        )
+        page = await retention.list_receipts(conn, slug, caller_account_id(caller), cursor, limit)
         return Response(
             page,
-            headers=link_header(
-                f"/v1/orgs/{slug}/purge-receipts", {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -107,13 +107,8 @@ def _ride_query(
     )
 
 
-def _page_headers(path: str, params: dict[str, Any], next_cursor: str | None) -> dict[str, str]:
-    query = {
-        k: v.isoformat() if isinstance(v, datetime) else v
-        for k, v in params.items()
-        if v is not None
-    }
-    return {**_NO_STORE, **link_header(path, query, next_cursor)}
+def _page_headers(request: Request[Any, Any, Any], next_cursor: str | None) -> dict[str, str]:
+    return {**_NO_STORE, **link_header(request, next_cursor)}
 
 
 #: a booking is a seat count and a leg: a larger body is refused (413)
@@ -170,6 +165,7 @@ class RideController(Controller):
     )
     async def list_event_offers(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         keyring: NamedDependency[Keyring],
@@ -188,11 +184,9 @@ class RideController(Controller):
         page = await ride_matching.list_offers(
             conn, keyring, "event", event_id, account.account_id, query, cursor, limit
         )
-        params: dict[str, Any] = {"near": near, "radius_km": radius_km, "seats": seats, "leg": leg}
-        params.update(depart_from=depart_from, depart_to=depart_to, limit=limit)
         return Response(
             page,
-            headers=_page_headers(f"/v1/events/{event_id}/ride-offers", params, page.next_cursor),
+            headers=_page_headers(request, page.next_cursor),
         )
 
     @get(
@@ -202,6 +196,7 @@ class RideController(Controller):
     )
     async def list_trip_offers(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         keyring: NamedDependency[Keyring],
@@ -220,11 +215,9 @@ class RideController(Controller):
         page = await ride_matching.list_offers(
             conn, keyring, "trip", trip_id, account.account_id, query, cursor, limit
         )
-        params: dict[str, Any] = {"near": near, "radius_km": radius_km, "seats": seats, "leg": leg}
-        params.update(depart_from=depart_from, depart_to=depart_to, limit=limit)
         return Response(
             page,
-            headers=_page_headers(f"/v1/trips/{trip_id}/ride-offers", params, page.next_cursor),
+            headers=_page_headers(request, page.next_cursor),
         )
 
     @get("/v1/ride-offers/{offer_id:uuid}", opt={"problems": (401, 404)})
@@ -276,6 +269,7 @@ class RideController(Controller):
     )
     async def list_matching_requests(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         offer_id: FromPath[UUID],
@@ -290,11 +284,7 @@ class RideController(Controller):
         )
         return Response(
             page,
-            headers=_page_headers(
-                f"/v1/ride-offers/{offer_id}/matching-requests",
-                {"radius_km": radius_km, "limit": limit},
-                page.next_cursor,
-            ),
+            headers=_page_headers(request, page.next_cursor),
         )
 
     # ------------------------------------------------------------ bookings
@@ -319,6 +309,7 @@ class RideController(Controller):
     @get("/v1/ride-offers/{offer_id:uuid}/bookings", opt={"problems": (401, 404)})
     async def list_bookings(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         offer_id: FromPath[UUID],
@@ -329,9 +320,7 @@ class RideController(Controller):
         page = await ride_bookings.list_bookings(conn, offer_id, account.account_id, cursor, limit)
         return Response(
             page,
-            headers=_page_headers(
-                f"/v1/ride-offers/{offer_id}/bookings", {"limit": limit}, page.next_cursor
-            ),
+            headers=_page_headers(request, page.next_cursor),
         )
 
     @post(
@@ -424,6 +413,7 @@ class RideController(Controller):
     @get("/v1/events/{event_id:uuid}/ride-requests", opt={"problems": (401, 404)})
     async def list_event_requests(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         event_id: FromPath[UUID],
@@ -436,14 +426,13 @@ class RideController(Controller):
         )
         return Response(
             page,
-            headers=_page_headers(
-                f"/v1/events/{event_id}/ride-requests", {"limit": limit}, page.next_cursor
-            ),
+            headers=_page_headers(request, page.next_cursor),
         )
 
     @get("/v1/trips/{trip_id:uuid}/ride-requests", opt={"problems": (401, 404)})
     async def list_trip_requests(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         trip_id: FromPath[UUID],
@@ -456,9 +445,7 @@ class RideController(Controller):
         )
         return Response(
             page,
-            headers=_page_headers(
-                f"/v1/trips/{trip_id}/ride-requests", {"limit": limit}, page.next_cursor
-            ),
+            headers=_page_headers(request, page.next_cursor),
         )
 
     @post(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from api.config import Settings
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import rsvp_attendees, rsvp_booking, rsvp_counts, rsvp_manage
 from api.services.accounts import Caller
@@ -57,10 +58,6 @@ StatusFilter = Annotated[
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 #: an RSVP is an alias, a contact, a few numbers and tags: a larger body is refused (413)
 RSVP_BODY_MAX = 8192
 
@@ -86,7 +83,7 @@ class RsvpController(Controller):
     ) -> Response[RsvpCreated]:
         """Say you're coming (an account is optional); waitlisted unless your group fits in `spots_left` (strict arrival order); returns the secret manage link once."""
         created, replayed = await rsvp_booking.create_rsvp(
-            conn, keyring, settings, event_id, _account_id(caller), data, idempotency_key
+            conn, keyring, settings, event_id, caller_account_id(caller), data, idempotency_key
         )
         headers = dict(_NO_STORE)
         if replayed:
@@ -137,6 +134,7 @@ class RsvpController(Controller):
     @get("/v1/me/rsvps", opt={"problems": (401,)})
     async def list_my_rsvps(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         keyring: NamedDependency[Keyring],
@@ -151,7 +149,7 @@ class RsvpController(Controller):
             conn, keyring, settings, account.account_id, languages, cursor, limit
         )
         headers = dict(_NO_STORE)
-        headers.update(link_header("/v1/me/rsvps", {"limit": limit}, page.next_cursor))
+        headers.update(link_header(request, page.next_cursor))
         return Response(page, headers=headers)
 
     @get("/v1/events/{event_id:uuid}/counts", opt={"problems": (403, 404)})
@@ -163,11 +161,12 @@ class RsvpController(Controller):
         share_token: ShareTokenQuery = None,
     ) -> EventCounts:
         """Counts without names: places going and waiting, spots a newcomer can take (0 while anyone waits), language needs against interpreters (small needs hidden from the public), per shift."""
-        return await rsvp_counts.event_counts(conn, event_id, _account_id(caller), share_token)
+        return await rsvp_counts.event_counts(conn, event_id, caller_account_id(caller), share_token)
 
     @get("/v1/events/{event_id:uuid}/rsvps", opt={"problems": (401, 403, 404)})
     async def list_attendees(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         keyring: NamedDependency[Keyring],
@@ -184,7 +183,7 @@ class RsvpController(Controller):
             conn,
             keyring,
             event_id,
-            _account_id(caller),
+            caller_account_id(caller),
             shift_id=shift_id,
             event_only=event_only,
             status=status,
@@ -192,15 +191,8 @@ class RsvpController(Controller):
             cursor=cursor,
             limit=limit,
         )
-        query: dict[str, object] = {"limit": limit}
-        if shift_id:
-            query["shift_id"] = str(shift_id)
-        if event_only:
-            query["event_only"] = "true"
-        if status:
-            query["status"] = status
         headers = dict(_NO_STORE)
-        headers.update(link_header(f"/v1/events/{event_id}/rsvps", query, page.next_cursor))
+        headers.update(link_header(request, page.next_cursor))
         return Response(page, headers=headers)
 
     @get(
@@ -223,7 +215,7 @@ class RsvpController(Controller):
             conn,
             keyring,
             event_id,
-            _account_id(caller),
+            caller_account_id(caller),
             shift_id=shift_id,
             status=status,
             languages=languages,
@@ -250,5 +242,5 @@ class RsvpController(Controller):
         rsvp_id: FromPath[UUID],
     ) -> Response[Rsvp]:
         """Mark a going RSVP attended (organizers with attendee access); repeating it changes nothing."""
-        checked = await rsvp_attendees.check_in(conn, keyring, rsvp_id, _account_id(caller))
+        checked = await rsvp_attendees.check_in(conn, keyring, rsvp_id, caller_account_id(caller))
         return Response(checked, headers=_NO_STORE)

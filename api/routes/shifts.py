@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import shifts
 from api.services.accounts import Caller
@@ -25,16 +26,13 @@ ShareTokenQuery = Annotated[
 ]
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 class ShiftController(Controller):
     tags = ["shifts"]
 
     @get("/v1/events/{event_id:uuid}/shifts", opt={"problems": (404,)})
     async def list_shifts(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -46,13 +44,11 @@ class ShiftController(Controller):
     ) -> Response[ShiftPage]:
         """An event's shifts by start time, with counts (unless the event hides them)."""
         page = await shifts.list_shifts(
-            conn, event_id, _account_id(caller), share_token, languages, cursor, limit
+            conn, event_id, caller_account_id(caller), share_token, languages, cursor, limit
         )
         return Response(
             page,
-            headers=link_header(
-                f"/v1/events/{event_id}/shifts", {"limit": limit}, page.next_cursor
-            ),
+            headers=link_header(request, page.next_cursor),
         )
 
     @post("/v1/events/{event_id:uuid}/shifts", opt={"problems": (401, 403, 404, 409, 422)})
@@ -65,7 +61,7 @@ class ShiftController(Controller):
         data: JSONBody[ShiftCreate],
     ) -> Shift:
         """Add a shift (organizers of a hosting org); one with a `language` is an interpreter shift for it."""
-        return await shifts.create_shift(conn, event_id, _account_id(caller), data, languages)
+        return await shifts.create_shift(conn, event_id, caller_account_id(caller), data, languages)
 
     @patch("/v1/shifts/{shift_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_shift(
@@ -77,7 +73,7 @@ class ShiftController(Controller):
         data: JSONBody[ShiftPatch],
     ) -> Shift:
         """Change a shift; capacity cannot drop below the places taken, and a raise admits the waitlist."""
-        return await shifts.update_shift(conn, shift_id, _account_id(caller), data, languages)
+        return await shifts.update_shift(conn, shift_id, caller_account_id(caller), data, languages)
 
     @delete("/v1/shifts/{shift_id:uuid}", opt={"problems": (401, 403, 404, 409)})
     async def delete_shift(
@@ -87,4 +83,4 @@ class ShiftController(Controller):
         shift_id: FromPath[UUID],
     ) -> None:
         """Delete a shift nobody is signed up for."""
-        await shifts.delete_shift(conn, shift_id, _account_id(caller))
+        await shifts.delete_shift(conn, shift_id, caller_account_id(caller))

@@ -3,15 +3,16 @@ participant data, checklists, the roster, announcements, and your trips."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import (
     itinerary,
@@ -89,10 +90,6 @@ ExportReason = Annotated[
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 class TripController(Controller):
     tags = ["trips"]
 
@@ -111,6 +108,7 @@ class TripController(Controller):
     @get("/v1/orgs/{slug:str}/trips", opt={"problems": (404,)})
     async def list_org_trips(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
@@ -125,20 +123,13 @@ class TripController(Controller):
         page = await trip_editing.list_org_trips(
             conn,
             slug,
-            _account_id(caller),
+            caller_account_id(caller),
             include_past=include_past,
             cursor=cursor,
             limit=limit,
             languages=languages,
         )
-        query: dict[str, object] = {"limit": limit}
-        if include_past:
-            query["include_past"] = "true"
-        if lang:
-            query["lang"] = lang
-        return Response(
-            page, headers=link_header(f"/v1/orgs/{slug}/trips", query, page.next_cursor)
-        )
+        return Response(page, headers=link_header(request, page.next_cursor))
 
     @get("/v1/trips/{trip_id:uuid}", opt={"problems": (404,)})
     async def get_trip(
@@ -150,7 +141,7 @@ class TripController(Controller):
         lang: Lang = None,
     ) -> Trip:
         """A trip, with its meeting point as precise as you may know it."""
-        return await trip_editing.get_trip(conn, trip_id, _account_id(caller), languages)
+        return await trip_editing.get_trip(conn, trip_id, caller_account_id(caller), languages)
 
     @patch("/v1/trips/{trip_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_trip(
@@ -294,7 +285,7 @@ class TripController(Controller):
     ) -> Itinerary:
         """The itinerary in order: participant-only items and exact places for accepted
         participants and organizers."""
-        return await itinerary.get_itinerary(conn, trip_id, _account_id(caller), languages)
+        return await itinerary.get_itinerary(conn, trip_id, caller_account_id(caller), languages)
 
     @post("/v1/trips/{trip_id:uuid}/itinerary", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_itinerary_item(
@@ -368,7 +359,7 @@ class TripController(Controller):
         lang: Lang = None,
     ) -> QuestionList:
         """The questions applicants answer."""
-        return await trip_questions.list_questions(conn, trip_id, _account_id(caller), languages)
+        return await trip_questions.list_questions(conn, trip_id, caller_account_id(caller), languages)
 
     @post("/v1/trips/{trip_id:uuid}/questions", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_question(
@@ -419,6 +410,7 @@ class TripController(Controller):
     @get("/v1/trips/{trip_id:uuid}/announcements", opt={"problems": (401, 403, 404)})
     async def list_announcements(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
@@ -435,9 +427,7 @@ class TripController(Controller):
             page,
             headers={
                 **_NO_STORE,
-                **link_header(
-                    f"/v1/trips/{trip_id}/announcements", {"limit": limit}, page.next_cursor
-                ),
+                **link_header(request, page.next_cursor),
             },
         )
 
@@ -460,6 +450,7 @@ class TripController(Controller):
     @get("/v1/me/trips", opt={"problems": (401,)})
     async def list_my_trips(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
@@ -475,7 +466,7 @@ class TripController(Controller):
             page,
             headers={
                 **_NO_STORE,
-                **link_header("/v1/me/trips", {"limit": limit}, page.next_cursor),
+                **link_header(request, page.next_cursor),
             },
         )
 
@@ -499,6 +490,7 @@ class TripApplicationController(Controller):
     @get("/v1/trips/{trip_id:uuid}/applications", opt={"problems": (401, 403, 404)})
     async def list_applications(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         account: NamedDependency[Caller],
         trip_id: FromPath[UUID],
@@ -511,14 +503,11 @@ class TripApplicationController(Controller):
         page = await trip_applications.list_applications(
             conn, trip_id, account.account_id, status=status, cursor=cursor, limit=limit
         )
-        query: dict[str, object] = {"limit": limit}
-        if status:
-            query["status"] = status
         return Response(
             page,
             headers={
                 **_NO_STORE,
-                **link_header(f"/v1/trips/{trip_id}/applications", query, page.next_cursor),
+                **link_header(request, page.next_cursor),
             },
         )
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.config import Settings
 from api.crypto import Keyring
+from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import webhook_endpoints
 from api.services.accounts import Caller
@@ -30,10 +32,6 @@ _ONE = _BASE + "/{endpoint_id:uuid}"
 _PROBLEMS = (401, 403, 404)
 
 
-def _account_id(caller: Caller | None) -> UUID | None:
-    return caller.account_id if caller else None
-
-
 def _headers(partner: Partner | None) -> dict[str, str]:
     return partner.rate_headers() if partner else {}
 
@@ -44,6 +42,7 @@ class WebhookController(Controller):
     @get(_BASE, opt={"problems": _PROBLEMS})
     async def list_webhooks(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         partner: NamedDependency[Partner | None],
@@ -53,11 +52,11 @@ class WebhookController(Controller):
     ) -> Response[WebhookEndpointPage]:
         """The org's webhook endpoints (organizers, or a key with webhooks:manage)."""
         page = await webhook_endpoints.list_endpoints(
-            conn, slug, _account_id(caller), partner, cursor, limit
+            conn, slug, caller_account_id(caller), partner, cursor, limit
         )
         headers = {
             **_headers(partner),
-            **link_header(f"/v1/orgs/{slug}/webhooks", {"limit": limit}, page.next_cursor),
+            **link_header(request, page.next_cursor),
         }
         return Response(page, headers=headers)
 
@@ -75,7 +74,7 @@ class WebhookController(Controller):
         """Register an https endpoint for the chosen event types; its signing secret is
         returned this once."""
         created = await webhook_endpoints.create_endpoint(
-            conn, keyring, settings, slug, _account_id(caller), partner, data
+            conn, keyring, settings, slug, caller_account_id(caller), partner, data
         )
         headers = {"Cache-Control": "private, no-store", **_headers(partner)}
         return Response(created, status_code=201, headers=headers)
@@ -91,7 +90,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookEndpoint]:
         """One endpoint (never its secret)."""
         endpoint = await webhook_endpoints.get_endpoint(
-            conn, slug, _account_id(caller), partner, endpoint_id
+            conn, slug, caller_account_id(caller), partner, endpoint_id
         )
         return Response(endpoint, headers=_headers(partner))
 
@@ -108,7 +107,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookEndpoint]:
         """Change an endpoint's URL, event types or description; `enabled: true` re-enables it."""
         endpoint = await webhook_endpoints.update_endpoint(
-            conn, settings, slug, _account_id(caller), partner, endpoint_id, data
+            conn, settings, slug, caller_account_id(caller), partner, endpoint_id, data
         )
         return Response(endpoint, headers=_headers(partner))
 
@@ -123,12 +122,13 @@ class WebhookController(Controller):
     ) -> None:
         """Remove an endpoint and its delivery log."""
         await webhook_endpoints.delete_endpoint(
-            conn, slug, _account_id(caller), partner, endpoint_id
+            conn, slug, caller_account_id(caller), partner, endpoint_id
         )
 
     @get(_ONE + "/deliveries", opt={"problems": _PROBLEMS})
     async def list_webhook_deliveries(
         self,
+        request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         partner: NamedDependency[Partner | None],
@@ -139,15 +139,11 @@ class WebhookController(Controller):
     ) -> Response[WebhookDeliveryPage]:
         """The endpoint's deliveries, newest first: status, tries and the next try."""
         page = await webhook_endpoints.list_deliveries(
-            conn, slug, _account_id(caller), partner, endpoint_id, cursor, limit
+            conn, slug, caller_account_id(caller), partner, endpoint_id, cursor, limit
         )
         headers = {
             **_headers(partner),
-            **link_header(
-                f"/v1/orgs/{slug}/webhooks/{endpoint_id}/deliveries",
-                {"limit": limit},
-                page.next_cursor,
-            ),
+            **link_header(request, page.next_cursor),
         }
         return Response(page, headers=headers)
 
@@ -167,7 +163,7 @@ class WebhookController(Controller):
     ) -> Response[WebhookDelivery]:
         """Send a failed delivery again (same webhook-id), as soon as the worker can."""
         delivery = await webhook_endpoints.redeliver(
-            conn, slug, _account_id(caller), partner, endpoint_id, delivery_id
+            conn, slug, caller_account_id(caller), partner, endpoint_id, delivery_id
         )
         return Response(delivery, status_code=202, headers=_headers(partner))
 
@@ -182,6 +178,6 @@ class WebhookController(Controller):
     ) -> Response[WebhookDelivery]:
         """Queue a signed `webhook.test` message to the endpoint; see it in the delivery log."""
         delivery = await webhook_endpoints.send_test(
-            conn, slug, _account_id(caller), partner, endpoint_id
+            conn, slug, caller_account_id(caller), partner, endpoint_id
         )
         return Response(delivery, status_code=202, headers=_headers(partner))

@@ -402,7 +402,7 @@ async def select_account_feed_watermark(
 # statuses, row counts), not on updated_at alone, which does not move between two changes made
 # in one transaction. Of what time changes, it holds timed reveals that have come; the window
 # moving is not in it: cached feeds are re-rendered every few minutes for that
-# (api/feed_cache.py).
+# (api/response_caches.py).
 
 
 async def select_org_feed_fingerprint(conn: asyncpg.Connection, slug: str) -> str | None:

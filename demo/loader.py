@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from api.config import Settings
 from api.crypto import Keyring
-from api.demo_events import load_demo_events
-from api.demo_trips import load_demo_trips
 from api.services import accounts, orgs
 from api.services.accounts import Passwords
 from db.pool import connect
+from demo.events import load_demo_events
+from demo.trips import load_demo_trips
 from schemas.accounts import AccountCreate
 from schemas.orgs import OrgCreate
 
