@@ -359,7 +359,9 @@ class TripController(Controller):
         lang: Lang = None,
     ) -> QuestionList:
         """The questions applicants answer."""
-        return await trip_questions.list_questions(conn, trip_id, caller_account_id(caller), languages)
+        return await trip_questions.list_questions(
+            conn, trip_id, caller_account_id(caller), languages
+        )
 
     @post("/v1/trips/{trip_id:uuid}/questions", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_question(
