@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
-from api.services import itinerary, trips
+from api.services import itinerary, trip_lifecycle, trips
 from schemas.trips import ChecklistItemCreate, ItineraryItemCreate, QuestionCreate, TripCreate
 
 _ORG = "frontera-unida"
@@ -104,5 +104,5 @@ async def load_demo_trips(conn: asyncpg.Connection, owner_id: UUID) -> int:
         await trips.add_checklist_item(
             conn, trip.id, owner_id, ChecklistItemCreate(title={"es": es, "en": en}), _LANGUAGES
         )
-    await trips.open_trip(conn, trip.id, owner_id, _LANGUAGES)
+    await trip_lifecycle.open_trip(conn, trip.id, owner_id, _LANGUAGES)
     return 1

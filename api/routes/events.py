@@ -17,7 +17,7 @@ from api.config import Settings
 from api.deps import provide_languages
 from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
-from api.services import events, jsonld, series
+from api.services import cohosting, event_lifecycle, event_search, events, jsonld, locations, series
 from api.services.accounts import Caller
 from schemas.common import NEAR_PATTERN
 from schemas.events import (
@@ -164,7 +164,7 @@ async def cached_list_response(request: Request[Any, Any, Any]) -> Response[Any]
         return None
     state = request.app.state
     async with state.pool.acquire(timeout=state.settings.pool_acquire_timeout_s) as conn:
-        version = await events.events_version(conn)
+        version = await event_search.events_version(conn)
     key = (version, request.url.query, tuple(provide_languages(request)))
     hit = state.response_cache.get(key)
     if hit is None and not await state.response_cache.renders.lead_or_wait(key, request.state):
@@ -212,12 +212,12 @@ class EventController(Controller):
     ) -> Response[EventPage]:
         """An org's upcoming events and those it co-hosts (members also see members-only ones,
         organizers also drafts and private ones)."""
-        query = events.EventQuery(
+        query = event_search.EventQuery(
             starts_from=_aware("from", from_),
             starts_to=_aware("to", to),
             include_cancelled=include_cancelled,
         )
-        page = await events.list_events(
+        page = await event_search.list_events(
             conn, _account_id(caller), query, cursor, limit, languages, org_slug=slug
         )
         params: dict[str, Any] = {
@@ -263,19 +263,21 @@ class EventController(Controller):
         org, language, words, or distance from a point."""
         # a miss of cached_list_response (below) left the key to store this page under
         cache_key = request.state.get(_CACHE_KEY) if caller is None else None
-        query = events.EventQuery(
+        query = event_search.EventQuery(
             starts_from=_aware("from", from_),
             starts_to=_aware("to", to),
             kinds=kind,
             tags=tag,
             org=org,
             language=language,
-            near=events.parse_near(near) if near is not None else None,
+            near=locations.parse_near(near) if near is not None else None,
             radius_km=radius_km,
             text=q,
             include_cancelled=include_cancelled,
         )
-        page = await events.list_events(conn, _account_id(caller), query, cursor, limit, languages)
+        page = await event_search.list_events(
+            conn, _account_id(caller), query, cursor, limit, languages
+        )
         params: dict[str, Any] = {
             "from": from_.isoformat() if from_ else None,
             "to": to.isoformat() if to else None,
@@ -373,7 +375,7 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> Event:
         """Publish a draft."""
-        return await events.publish_event(conn, event_id, _account_id(caller), languages)
+        return await event_lifecycle.publish_event(conn, event_id, _account_id(caller), languages)
 
     @post(
         "/v1/events/{event_id:uuid}/postpone",
@@ -388,7 +390,7 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> Event:
         """Postpone a published event until new times are known; everyone coming is told."""
-        return await events.postpone_event(conn, event_id, _account_id(caller), languages)
+        return await event_lifecycle.postpone_event(conn, event_id, _account_id(caller), languages)
 
     @post(
         "/v1/events/{event_id:uuid}/cancel", status_code=200, opt={"problems": (401, 403, 404, 409)}
@@ -402,7 +404,7 @@ class EventController(Controller):
         data: JSONBody[EventCancel],
     ) -> Event:
         """Cancel an event, with a reason everyone coming is told; cancelled is final."""
-        return await events.cancel_event(
+        return await event_lifecycle.cancel_event(
             conn, event_id, _account_id(caller), data.reason, languages
         )
 
@@ -432,7 +434,7 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> CohostList:
         """The co-hosting organizations and their access (organizers)."""
-        return await events.list_cohosts(conn, event_id, _account_id(caller))
+        return await cohosting.list_cohosts(events.EVENTS, conn, event_id, _account_id(caller))
 
     @post("/v1/events/{event_id:uuid}/cohosts", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_cohost(
@@ -444,7 +446,7 @@ class EventController(Controller):
     ) -> Cohost:
         """Invite an organization to co-host (organizers of the creating org); it co-hosts once
         one of its organizers accepts."""
-        return await events.add_cohost(conn, event_id, _account_id(caller), data)
+        return await cohosting.add_cohost(events.EVENTS, conn, event_id, _account_id(caller), data)
 
     @delete("/v1/events/{event_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
     async def remove_cohost(
@@ -456,7 +458,7 @@ class EventController(Controller):
     ) -> None:
         """Remove a co-hosting organization, or withdraw its invitation (organizers of the
         creating org)."""
-        await events.remove_cohost(conn, event_id, _account_id(caller), slug)
+        await cohosting.remove_cohost(events.EVENTS, conn, event_id, _account_id(caller), slug)
 
     @post(
         "/v1/events/{event_id:uuid}/cohosts/{slug:str}/accept",
@@ -471,7 +473,9 @@ class EventController(Controller):
         slug: FromPath[str],
     ) -> Cohost:
         """Accept an invitation to co-host (organizers of the invited org)."""
-        return await events.accept_cohost(conn, event_id, _account_id(caller), slug)
+        return await cohosting.accept_cohost(
+            events.EVENTS, conn, event_id, _account_id(caller), slug
+        )
 
     @post(
         "/v1/events/{event_id:uuid}/cohosts/{slug:str}/decline",
@@ -486,7 +490,7 @@ class EventController(Controller):
         slug: FromPath[str],
     ) -> None:
         """Decline an invitation to co-host (organizers of the invited org)."""
-        await events.decline_cohost(conn, event_id, _account_id(caller), slug)
+        await cohosting.decline_cohost(events.EVENTS, conn, event_id, _account_id(caller), slug)
 
 
 class SeriesController(Controller):

@@ -36,7 +36,9 @@ import asyncpg
 from api.crypto import Keyring, new_token, token_hash
 from api.errors import Conflict, NotFound
 from api.ical import FeedItem, render_calendar, render_vevent
-from api.services import events, itinerary, rides, trips
+from api.services import access, events, itinerary, locations, rides, trips
+from api.services.access import Standing
+from api.services.locations import Place
 from api.services.rsvps import MANAGE_PREFIX
 from api.texts import choose_language, pick
 from db.queries import events as event_queries
@@ -243,9 +245,9 @@ def _description(*parts: str) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def _place(row: Row, exact: bool) -> tuple[str | None, tuple[float, float] | None]:
+def _place(place: Place, exact: bool) -> tuple[str | None, tuple[float, float] | None]:
     """LOCATION and GEO as the reader may know them: GEO only with the exact place."""
-    location = events.location_for(cast(asyncpg.Record, row), exact_allowed=exact)
+    location = locations.location_for(place, exact_allowed=exact)
     if location.precision != "exact":
         return location.area, None
     text = ", ".join(part for part in (location.name, location.address) if part)
@@ -299,7 +301,7 @@ def _occasion_item(
     reader: Reader,
     *,
     path: str,
-    place: Row,
+    place: Place,
     exact: bool,
     attendance: str | None,
     changed: Sequence[datetime],
@@ -350,7 +352,7 @@ def event_item(
         row,
         reader,
         path="events",
-        place=row,
+        place=locations.place_of(row, "venue"),
         exact=exact,
         attendance=attendance,
         changed=changed,
@@ -404,7 +406,7 @@ def trip_item(
         trip,
         reader,
         path="trips",
-        place=trips.meeting_point(trip),
+        place=trips.trip_place(trip),
         exact=exact,
         attendance=attendance,
         changed=changed,
@@ -425,7 +427,7 @@ def itinerary_item(
     lang = _content_language(trip, reader.languages)
     words = _words(reader.languages, lang)
     _, prefix = _status_and_prefix(words, trip["status"], attendance)
-    location, geo = _place(itinerary.place_of(item, trip), exact)
+    location, geo = _place(itinerary.item_place(item, trip), exact)
     return FeedItem(
         uid=f"itinerary-{item['id']}@caravan",
         summary=f"{prefix}{pick(item['title'], lang)} · {pick(trip['title'], lang)}",
@@ -520,7 +522,7 @@ async def event_feed(
 ) -> Feed:
     """One event as the caller sees it in the JSON (anonymous: public events only)."""
     row = await event_queries.select_event(conn, event_id, account_id)
-    if row is None or not events.can_view(row):
+    if row is None or not access.can_view(row):
         raise NotFound(events.NOT_VISIBLE)
     return await _single_event(row, reader, private=account_id is not None)
 
@@ -536,7 +538,7 @@ async def shared_event_feed(
     row = await event_queries.select_event_by_share_hash(
         conn, events.share_token_hash(token), account_id
     )
-    if row is None or not events.can_view(row, via_share_link=True):
+    if row is None or not access.can_view(row, via_share_link=True):
         raise NotFound(
             "This share link is unknown, was rotated, or the event is not published yet."
         )
@@ -544,9 +546,8 @@ async def shared_event_feed(
 
 
 async def _single_event(row: asyncpg.Record, reader: Reader, *, private: bool) -> Feed:
-    organizer = events.is_organizer(row)
-    exact = events.may_see_exact_location(
-        row, organizer=organizer, confirmed=row["is_confirmed"], now=reader.now
+    exact = locations.may_see_exact_location(
+        locations.place_of(row, "venue"), access.standing_of(row), reader.now
     )
     item = event_item(row, reader, exact=exact)
     private = private or row["visibility"] != "public"
@@ -558,9 +559,9 @@ async def trip_feed(
 ) -> Feed:
     """A trip and its itinerary as the caller sees them (anonymous: public trips, public items)."""
     trip = await trip_queries.select_trip(conn, trip_id, account_id)
-    if trip is None or not trips.can_view(trip):
+    if trip is None or not access.can_view(trip):
         raise NotFound(trips.NOT_VISIBLE)
-    full = trips.is_trip_organizer(trip) or trips.is_accepted(trip)
+    full = access.is_organizer(trip) or access.is_confirmed(trip)
     exact = trips.sees_exact_places(trip, reader.now)
     rows = await q.select_trip_items(conn, [trip["id"]], [trip["id"]] if full else [])
     items = [trip_item(trip, reader, exact=exact)]
@@ -582,8 +583,10 @@ async def manage_feed(conn: asyncpg.Connection, token: str, reader: Reader) -> F
     row = await q.select_feed_event(conn, record["event_id"])
     assert row is not None
     attendance = record["status"]
-    exact = events.may_see_exact_location(
-        row, organizer=False, confirmed=attendance in ("going", "attended"), now=reader.now
+    exact = locations.may_see_exact_location(
+        locations.place_of(row, "venue"),
+        Standing(organizer=False, confirmed=attendance in ("going", "attended")),
+        reader.now,
     )
     changed = [record["updated_at"]]
     item = event_item(row, reader, exact=exact, attendance=attendance, changed=changed)
@@ -608,8 +611,10 @@ async def personal_feed(
     window = {"now": reader.now, "since": reader.since, "until": reader.until}
     items: list[FeedItem] = []
     for row in await q.select_account_feed_rsvps(conn, account_id, **window, limit=MAX_ITEMS):
-        exact = events.may_see_exact_location(
-            row, organizer=row["is_organizer"], confirmed=row["is_confirmed"], now=reader.now
+        exact = locations.may_see_exact_location(
+            locations.place_of(row, "venue"),
+            Standing(organizer=row["is_organizer"], confirmed=row["is_confirmed"]),
+            reader.now,
         )
         attendance = "going" if row["rsvp_status"] == "attended" else row["rsvp_status"]
         changed = [row["rsvp_updated_at"]]
@@ -644,11 +649,10 @@ async def _my_trips(conn: asyncpg.Connection, account_id: UUID, reader: Reader) 
     items = []
     for trip in rows:
         accepted = trip["application_status"] == "accepted"
-        exact = events.may_see_exact_location(
-            cast(asyncpg.Record, trip),
-            organizer=trip["is_organizer"],
-            confirmed=accepted,
-            now=reader.now,
+        exact = locations.may_see_exact_location(
+            trips.trip_place(trip),
+            Standing(organizer=trip["is_organizer"], confirmed=accepted),
+            reader.now,
         )
         attendance = "going" if accepted else trip["application_status"]
         changed = [trip["application_updated_at"]]

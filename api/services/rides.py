@@ -2,7 +2,7 @@
 
 Who sees what (every ride route needs an account):
 - offers and requests belong to an event or a trip, and only people who may see it see them
-  (events: as `api.services.events.can_view`, plus confirmed attendees of a private event;
+  (events: as `api.services.access.can_view`, plus confirmed attendees of a private event;
   trips: organizers of a hosting org, members for members-only trips, accepted participants);
 - everyone who sees an offer sees the driver's display name, the departure area (a label and
   a point on a ~2 km grid), times, seats and notes; never contact data;
@@ -38,7 +38,8 @@ from api.errors import Conflict, Forbidden, NotFound, RuleViolation
 from api.pagination import decode_cursor, split_page
 from api.patching import sent_fields
 from api.services import encryption
-from api.services.events import bounding_box, can_view, is_organizer
+from api.services.access import can_view, is_organizer
+from api.services.locations import bounding_box, check_near
 from db.queries import audit, data_keys, outbox
 from db.queries import events as event_queries
 from db.queries import rides as q
@@ -675,16 +676,7 @@ class RideQuery(msgspec.Struct, kw_only=True):
 
 def check_ride_query(query: RideQuery) -> None:
     """Rules between filters (422), after each matched its schema."""
-    if query.near is not None and query.radius_km is None:
-        raise RuleViolation(
-            "`near` needs `radius_km` (how far from the point to look).",
-            errors=[FieldError(pointer="#/query/radius_km", detail="required with near")],
-        )
-    if query.radius_km is not None and query.near is None:
-        raise RuleViolation(
-            "`radius_km` needs `near` (the point to measure from).",
-            errors=[FieldError(pointer="#/query/near", detail="required with radius_km")],
-        )
+    check_near(query.near, query.radius_km)
     if query.depart_from and query.depart_to and query.depart_from > query.depart_to:
         raise RuleViolation(
             "`depart_from` is after `depart_to`; no ride leaves in that window.",

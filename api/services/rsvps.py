@@ -26,9 +26,10 @@ from api.config import Settings
 from api.crypto import Keyring, token_hash
 from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
 from api.pagination import decode_cursor, split_page
-from api.services import counts, encryption, events, waitlist
+from api.services import counts, encryption, events, locations, waitlist
+from api.services.access import Standing
 from api.texts import choose_language, pick
-from db.queries import announcements, audit, idempotency, notifications, rsvps, shifts
+from db.queries import audit, hosts, idempotency, notifications, rsvps, shifts
 from schemas.announcements import Announcement
 from schemas.notifications import Notification
 from schemas.problems import FieldError
@@ -407,8 +408,9 @@ async def manage_view(
     shift = await shifts.select_shift(conn, record["shift_id"]) if record["shift_id"] else None
     confirmed = record["status"] in ("going", "attended")
     live = record["status"] != "cancelled"
+    place = locations.place_of(event, "venue")
     news = (
-        await announcements.select_announcements(conn, event["id"], None, MANAGE_VIEW_ITEMS)
+        await hosts.select_announcements(conn, "event", event["id"], None, MANAGE_VIEW_ITEMS)
         if live
         else []
     )
@@ -418,10 +420,10 @@ async def manage_view(
     return ManageView(
         rsvp=await _rsvp_view(conn, keyring, record),
         event=_event_brief(event, languages),
-        location=events.location_for(
-            event,
-            exact_allowed=events.may_see_exact_location(
-                event, organizer=False, confirmed=confirmed
+        location=locations.location_for(
+            place,
+            exact_allowed=locations.may_see_exact_location(
+                place, Standing(organizer=False, confirmed=confirmed)
             ),
         ),
         shift=shift_brief(shift, languages) if shift else None,

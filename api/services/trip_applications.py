@@ -27,6 +27,7 @@ from api.crypto import DecryptionError, Keyring
 from api.errors import Conflict, Forbidden, NotFound, RuleViolation
 from api.pagination import decode_cursor, split_page
 from api.services import encryption
+from api.services.access import is_organizer, sees_attendees
 from api.services.trips import (
     EMERGENCY_CLASS,
     FINAL,
@@ -34,8 +35,6 @@ from api.services.trips import (
     accepting_applications,
     deadline,
     fill_from_waitlist,
-    has_participant_access,
-    is_trip_organizer,
     outbox,
     participant_checklist,
     require_trip_organizer,
@@ -351,9 +350,9 @@ async def _readable(
 def _check_party(trip: Row, record: Row, account_id: UUID) -> None:
     """The applicant and organizers with participant access pass; a co-host organizer without
     that access gets a 403; everyone else a 404 (they may not know the application exists)."""
-    if record["account_id"] == account_id or has_participant_access(trip):
+    if record["account_id"] == account_id or sees_attendees(trip):
         return
-    if is_trip_organizer(trip):
+    if is_organizer(trip):
         raise Forbidden(
             "Only organizers of the creating organization, or of a co-host it granted attendee "
             "access, see applications."
@@ -375,7 +374,7 @@ async def decide(
     when none is left; the trip turns full with the last one. The applicant is notified."""
     trip, record = await _locked(conn, application_id, account_id)
     _check_party(trip, record, account_id)
-    if not has_participant_access(trip):  # the applicant themself
+    if not sees_attendees(trip):  # the applicant themself
         raise Forbidden("Only the trip's organizers decide on applications.")
     if trip["status"] in FINAL:
         raise Conflict(f"This trip is {trip['status']}; applications cannot change any more.")

@@ -17,29 +17,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 from msgspec import UNSET
 
-from api.errors import Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
+from api.errors import Conflict, Forbidden, NotFound, RuleViolation
 from api.guards import require_org_role, require_two_factor_for
 from api.pagination import decode_cursor, split_page
 from api.patching import place_columns, sent_fields
-from api.services import cohosts, events
-from api.services.cohosts import cohost_view
+from api.services import access, locations
+from api.services.lifecycle import HostedKind
+from api.services.locations import Place
 from api.services.orgs import check_timezone
-from api.services.rides import cancel_rides_for_trip, flag_rides_for_trip
+from api.services.rides import flag_rides_for_trip
 from api.texts import choose_language, pick
-from db.queries import audit, data_keys, itinerary, orgs, trip_applications, trips
-from db.queries import cohosts as cohost_queries
+from db.queries import audit, data_keys, hosts, itinerary, orgs, trip_applications, trips
 from db.queries.notifications import (
     insert_trip_application_notification,
     insert_trip_notifications,
 )
 from db.queries.outbox import insert_outbox_entry
-from schemas.events import Cohost, CohostAdd, CohostList, Location
 from schemas.feeds import feed_links
 from schemas.problems import FieldError
 from schemas.trips import (
@@ -113,37 +112,12 @@ def _now(now: datetime | None = None) -> datetime:
 # ---------------------------------------------------------------- standing and visibility
 
 
-def is_trip_organizer(row: Row) -> bool:
-    """Organizer or owner of the creating org or of a co-hosting org."""
-    return events.is_organizer(cast(asyncpg.Record, row))
-
-
-def has_participant_access(row: Row) -> bool:
-    """Organizers of the creating org, or of a co-host granted attendee access."""
-    return max(row["host_rank"], row["cohost_attendee_rank"]) >= 2
-
-
-def can_view(row: Row) -> bool:
-    """Drafts: organizers; public: everyone; members: members of a hosting org."""
-    return events.can_view(cast(asyncpg.Record, row))
-
-
-def is_accepted(row: Row) -> bool:
-    return bool(row["is_confirmed"])
-
-
-def require_login(account_id: UUID | None) -> UUID:
-    if account_id is None:
-        raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
-    return account_id
-
-
 async def visible_trip(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, *, for_update: bool = False
 ) -> asyncpg.Record:
     """The trip row with the caller's standing; 404 when the caller may not see it."""
     row = await trips.select_trip(conn, trip_id, account_id, for_update=for_update)
-    if row is None or not can_view(row):
+    if row is None or not access.can_view(row):
         raise NotFound(NOT_VISIBLE)
     return row
 
@@ -161,15 +135,15 @@ async def require_trip_organizer(
     Anonymous → 401; a trip the caller may not see → 404; seen but no role → 403.
     `for_update` locks the trip row for the rest of the transaction.
     """
-    caller = require_login(account_id)
+    caller = access.require_login(account_id)
     row = await visible_trip(conn, trip_id, caller, for_update=for_update)
     if participant_access:
-        if not has_participant_access(row):
+        if not access.sees_attendees(row):
             raise Forbidden(
                 "Only organizers of the creating organization, or of a co-host it granted "
                 "attendee access, see the people on a trip."
             )
-    elif not is_trip_organizer(row):
+    elif not access.is_organizer(row):
         raise Forbidden("This needs the organizer role in an organization hosting the trip.")
     await require_two_factor_for(conn, "trip", trip_id, caller)
     return row
@@ -179,9 +153,9 @@ async def require_participant_or_organizer(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, what: str
 ) -> asyncpg.Record:
     """The trip row if the caller is an accepted participant or organizes it."""
-    require_login(account_id)
+    access.require_login(account_id)
     row = await visible_trip(conn, trip_id, account_id)
-    if not (is_accepted(row) or is_trip_organizer(row)):
+    if not (access.is_confirmed(row) or access.is_organizer(row)):
         raise Forbidden(f"{what} are for accepted participants and the trip's organizers.")
     return row
 
@@ -194,37 +168,14 @@ def require_not_final(row: Row) -> None:
 # ---------------------------------------------------------------- the view
 
 
-def meeting_point(row: Row) -> dict[str, Any]:
-    """The trip row in the shape events.location_for reads (the meeting point as the venue)."""
-    return {
-        "location_policy": row["location_policy"],
-        "reveal_at": row["reveal_at"],
-        "area": row["area"],
-        "venue_name": row["meeting_name"],
-        "venue_address": row["meeting_address"],
-        "venue_lat": row["meeting_lat"],
-        "venue_lon": row["meeting_lon"],
-        "public_lat": row["public_lat"],
-        "public_lon": row["public_lon"],
-        "virtual_url": None,
-    }
+def trip_place(row: Row) -> Place:
+    """The meeting point, under the trip's location policy."""
+    return locations.place_of(row, "meeting")
 
 
 def sees_exact_places(row: Row, now: datetime | None = None) -> bool:
     """Whether the caller sees the exact meeting point and itinerary places."""
-    return events.may_see_exact_location(
-        cast(asyncpg.Record, row),
-        organizer=is_trip_organizer(row),
-        confirmed=is_accepted(row),
-        now=now,
-    )
-
-
-def trip_location(row: Row) -> Location:
-    # location_for only reads keys: the meeting point in the shape of an event row
-    return events.location_for(
-        cast(asyncpg.Record, meeting_point(row)), exact_allowed=sees_exact_places(row)
-    )
+    return locations.may_see_exact_location(trip_place(row), access.standing_of(row), now)
 
 
 def deadline(row: Row) -> datetime:
@@ -279,7 +230,7 @@ def trip_view(row: Row, languages: Sequence[str]) -> Trip:
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         timezone=row["timezone"],
-        location=trip_location(row),
+        location=locations.location_for(trip_place(row), exact_allowed=sees_exact_places(row)),
         location_policy=row["location_policy"],
         reveal_at=row["reveal_at"],
         visibility=row["visibility"],
@@ -317,16 +268,6 @@ def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _with_public_point(values: dict[str, Any]) -> dict[str, Any]:
-    if values["location_policy"] == "public":
-        values["public_lat"], values["public_lon"] = values["meeting_lat"], values["meeting_lon"]
-    else:
-        values["public_lat"], values["public_lon"] = events.grid_point(
-            values["meeting_lat"], values["meeting_lon"]
-        )
-    return values
-
-
 def _cost_columns(cost: Cost) -> dict[str, Any]:
     return {
         "cost_amount": None if cost.amount is None else Decimal(cost.amount),
@@ -339,7 +280,7 @@ def _cost_columns(cost: Cost) -> dict[str, Any]:
 def values_from_create(data: TripCreate) -> dict[str, Any]:
     """Every writable column of a new trip, from the request."""
     point = data.meeting_point
-    return _with_public_point(
+    return locations.with_public_point(
         {
             "title": data.title,
             "summary": data.summary,
@@ -363,7 +304,8 @@ def values_from_create(data: TripCreate) -> dict[str, Any]:
             "visibility": data.visibility,
             "requirements": data.requirements,
             "promote_from_waitlist": data.promote_from_waitlist,
-        }
+        },
+        "meeting",
     )
 
 
@@ -412,7 +354,7 @@ def apply_patch(current: Row, data: TripPatch) -> dict[str, Any]:
         and data.reveal_at is UNSET
     ):
         new["reveal_at"] = None
-    return _with_public_point(new)
+    return locations.with_public_point(new, "meeting")
 
 
 def check_rules(values: Row) -> None:
@@ -538,7 +480,7 @@ async def create_trip(
     org = await require_org_role(conn, slug, account_id, "organizer")
     values = values_from_create(data)
     check_rules(values)
-    trip_id = await trips.insert_trip(conn, org["id"], account_id, values)
+    trip_id = await hosts.insert_hosted(conn, "trip", org["id"], account_id, values)
     row = await reload(conn, trip_id, account_id)
     await outbox(conn, row, "trip.created")
     return trip_view(row, languages)
@@ -628,8 +570,8 @@ async def update_trip(
         status = None if status == row["status"] else status
     if not changed and status is None:
         return trip_view(row, languages)
-    await trips.update_trip(
-        conn, trip_id, new, bump_sequence=bool(changed & CALENDAR_COLUMNS), status=status
+    await hosts.update_hosted(
+        conn, "trip", trip_id, new, bump_sequence=bool(changed & CALENDAR_COLUMNS), status=status
     )
     if (
         new["capacity"] > current["capacity"]
@@ -646,168 +588,15 @@ async def update_trip(
     return trip_view(after, languages)
 
 
-# ---------------------------------------------------------------- lifecycle
+async def _find(conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None) -> asyncpg.Record:
+    return await require_trip_organizer(conn, trip_id, account_id)
 
 
-async def open_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Trip:
-    """draft or closed → open (full when every place is already taken)."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status in FINAL:
-        raise Conflict(f"This trip is {status}; it cannot be opened again.")
-    if status in ("open", "full"):
-        raise Conflict(f"This trip is already {status}.")
-    if _now() >= deadline(row):
-        raise Conflict(
-            "The application deadline (or, without one, the start) has passed; set a later "
-            "application_deadline first."
-        )
-    new_status = "full" if row["places_taken"] >= row["capacity"] else "open"
-    await trips.update_trip_status(conn, trip_id, new_status)
-    after = await reload(conn, trip_id, account_id)
-    await outbox(conn, after, "trip.updated")
-    return trip_view(after, languages)
+async def _lock(conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None) -> asyncpg.Record:
+    return await require_trip_organizer(conn, trip_id, account_id, for_update=True)
 
 
-async def close_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Trip:
-    """open or full → closed: no new applications; decisions on existing ones go on."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status not in ("open", "full"):
-        raise Conflict(f"Only an open or full trip can be closed; this one is {status}.")
-    await trips.update_trip_status(conn, trip_id, "closed")
-    after = await reload(conn, trip_id, account_id)
-    await outbox(conn, after, "trip.updated")
-    return trip_view(after, languages)
-
-
-async def cancel_trip(
-    conn: asyncpg.Connection,
-    trip_id: UUID,
-    account_id: UUID | None,
-    reason: str,
-    languages: Sequence[str],
-) -> Trip:
-    """Any status but completed → cancelled (final); every live applicant is told why."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status in FINAL:
-        raise Conflict(f"This trip is {status}; it cannot be cancelled.")
-    await trips.update_trip_status(conn, trip_id, "cancelled", reason.strip())
-    after = await reload(conn, trip_id, account_id)
-    await insert_trip_notifications(
-        conn,
-        trip_id,
-        "trip.cancelled",
-        notice(after, reason=after["cancel_reason"]),
-        ("applied", "accepted", "waitlisted"),
-    )
-    await outbox(conn, after, "trip.cancelled")
-    await cancel_rides_for_trip(conn, trip_id)
-    return trip_view(after, languages)
-
-
-async def complete_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Trip:
-    """open, full or closed → completed, once the trip has started."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status not in ("open", "full", "closed"):
-        raise Conflict(f"Only an open, full or closed trip can be completed; this one is {status}.")
-    if _now() < row["starts_at"]:
-        raise Conflict("This trip has not started yet; it can be completed once it has.")
-    await trips.update_trip_status(conn, trip_id, "completed")
-    after = await reload(conn, trip_id, account_id)
-    await outbox(conn, after, "trip.updated")
-    return trip_view(after, languages)
-
-
-# ---------------------------------------------------------------- co-hosts
-
-
-async def _require_host_organizer(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, action: str
-) -> asyncpg.Record:
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    if row["host_rank"] < 2:
-        raise Forbidden(f"Only organizers of the creating organization {action}.")
-    return row
-
-
-async def list_cohosts(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None
-) -> CohostList:
-    """Accepted co-hosts for every organizer of a hosting org; the pending invitations too
-    for the creating org's organizers, who sent them."""
-    row = await require_trip_organizer(conn, trip_id, account_id)
-    items = [cohost_view(r) for r in await trips.select_cohosts(conn, trip_id)]
-    if row["host_rank"] >= 2:
-        items += await cohosts.pending(conn, "trip", trip_id)
-    return CohostList(items=items)
-
-
-async def add_cohost(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, data: CohostAdd
-) -> Cohost:
-    """Invite another org to co-host the trip: once its organizers accept, they may edit it;
-    with `can_see_attendees` they also see applications and participant data. A caller who
-    is an organizer there too accepts at once."""
-    row = await _require_host_organizer(conn, trip_id, account_id, "add co-hosts")
-    org = await cohosts.invited_org(conn, "trip", trip_id, row["org_id"], data.org)
-    assert account_id is not None
-    if not await cohosts.speaks_for(conn, data.org, account_id):
-        return await cohosts.invite(
-            conn, "trip", trip_id, org["id"], data.org, data.can_see_attendees
-        )
-    await cohost_queries.take_invitation(conn, "trip", trip_id, data.org)
-    return await _make_cohost(conn, trip_id, account_id, org["id"], data.can_see_attendees)
-
-
-async def _make_cohost(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID, org_id: UUID, grant: bool
-) -> Cohost:
-    record = await trips.insert_cohost(conn, trip_id, org_id, grant)
-    if record is None:
-        raise Conflict("This organization already co-hosts this trip.")
-    await trips.touch_trip(conn, trip_id, bump_sequence=False)
-    await outbox(conn, await reload(conn, trip_id, account_id), "trip.updated")
-    return cohost_view(record)
-
-
-async def accept_cohost(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, slug: str
-) -> Cohost:
-    """An organizer of the invited org accepts: from now on it co-hosts the trip."""
-    invitation = await cohosts.answer(conn, "trip", trip_id, slug, account_id)
-    assert account_id is not None
-    return await _make_cohost(
-        conn, trip_id, account_id, invitation["org_id"], invitation["can_see_attendees"]
-    )
-
-
-async def decline_cohost(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, slug: str
-) -> None:
-    """An organizer of the invited org declines: the invitation is gone, nothing was shown."""
-    await cohosts.answer(conn, "trip", trip_id, slug, account_id)
-
-
-async def remove_cohost(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, slug: str
-) -> None:
-    """Remove a co-host, or withdraw an invitation not yet answered."""
-    await _require_host_organizer(conn, trip_id, account_id, "remove co-hosts")
-    if await cohost_queries.take_invitation(conn, "trip", trip_id, slug) is not None:
-        return
-    if not await trips.delete_cohost(conn, trip_id, slug):
-        raise NotFound(f"{slug!r} does not co-host this trip.")
-    await trips.touch_trip(conn, trip_id, bump_sequence=False)
-    await outbox(conn, await reload(conn, trip_id, account_id), "trip.updated")
+TRIPS = HostedKind(kind="trip", find=_find, lock=_lock, reload=reload, outbox=outbox)
 
 
 # ---------------------------------------------------------------- questions
@@ -916,7 +705,7 @@ async def get_checklist(
     row = await require_participant_or_organizer(conn, trip_id, account_id, "Checklists")
     lang = trip_language(row, languages)
     items = await trips.select_checklist_items(conn, trip_id)
-    if has_participant_access(row):
+    if access.sees_attendees(row):
         people = await trip_applications.select_participants(conn, trip_id)
         await audit.insert_audit_entry(
             conn,
@@ -927,7 +716,7 @@ async def get_checklist(
             trip_id,
             {"rows": len(people)},
         )
-    elif is_accepted(row):
+    elif access.is_confirmed(row):
         people = await trip_applications.select_participants(
             conn, trip_id, application_id=row["my_application_id"]
         )
@@ -984,8 +773,8 @@ async def post_announcement(
     row = await require_trip_organizer(conn, trip_id, account_id)
     if row["status"] == "draft":
         raise Conflict("Open the trip first; a draft has nobody to tell.")
-    record = await trips.insert_announcement(
-        conn, trip_id, row["org_id"], require_login(account_id), data.body
+    record = await hosts.insert_announcement(
+        conn, "trip", trip_id, row["org_id"], access.require_login(account_id), data.body
     )
     reached = await insert_trip_notifications(
         conn,
@@ -1014,7 +803,7 @@ async def list_announcements(
     """Newest first; for accepted participants and the trip's organizers."""
     await require_participant_or_organizer(conn, trip_id, account_id, "Announcements")
     before = decode_cursor(cursor, tuple[datetime, UUID])
-    rows = await trips.select_announcements(conn, trip_id, before, limit + 1)
+    rows = await hosts.select_announcements(conn, "trip", trip_id, before, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["created_at"], r["id"]))
     return TripAnnouncementPage(
         items=[announcement_view(r, languages) for r in page], next_cursor=next_cursor
