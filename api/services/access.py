@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Any, Protocol
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
-from api.errors import Unauthorized
+from api.errors import Forbidden, Unauthorized
+from api.guards import require_two_factor_for
+from db.queries.hosts import Kind
 
 #: ranks from db.queries.hosts.RANK
 ORGANIZER = 2
@@ -76,6 +79,32 @@ def can_view(row: Hosted, *, via_share_link: bool = False) -> bool:
     if row["visibility"] == "members":
         return is_member(row)
     return via_share_link
+
+
+#: who the attendee data of each kind is, in a refusal
+_ATTENDEES = {"event": "see who is coming", "trip": "see the people on a trip"}
+
+
+async def require_organizer(
+    conn: asyncpg.Connection,
+    kind: Kind,
+    row: Hosted,
+    account_id: UUID,
+    *,
+    attendee_access: bool = False,
+) -> None:
+    """403 unless the caller organizes the row (a row they may see); with `attendee_access`,
+    co-hosts count only when the creating org granted them attendee access. Then the org's
+    two-factor requirement."""
+    if attendee_access:
+        if not sees_attendees(row):
+            raise Forbidden(
+                "Only organizers of the creating organization, or of a co-host it granted "
+                f"attendee access, {_ATTENDEES[kind]}."
+            )
+    elif not is_organizer(row):
+        raise Forbidden(f"This needs the organizer role in an organization hosting the {kind}.")
+    await require_two_factor_for(conn, kind, row["id"], account_id)
 
 
 def require_login(account_id: UUID | None) -> UUID:

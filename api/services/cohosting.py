@@ -6,23 +6,13 @@ from uuid import UUID
 
 import asyncpg
 
-from api.errors import Conflict, Forbidden, NotFound
+from api.errors import Conflict, NotFound
 from api.services import access, cohosts
 from api.services.cohosts import cohost_view
 from api.services.lifecycle import HostedKind
 from db.queries import cohosts as cohost_queries
 from db.queries import hosts
 from schemas.events import Cohost, CohostAdd, CohostList
-
-
-async def _require_host_organizer(
-    hosted: HostedKind, conn: asyncpg.Connection, row_id: UUID, account_id: UUID | None, action: str
-) -> asyncpg.Record:
-    """The locked row if the caller organizes the creating org (who alone picks co-hosts)."""
-    row = await hosted.lock(conn, row_id, account_id)
-    if not access.is_host_organizer(row):
-        raise Forbidden(f"Only organizers of the creating organization {action}.")
-    return row
 
 
 async def list_cohosts(
@@ -46,7 +36,7 @@ async def add_cohost(
 ) -> Cohost:
     """Invite another org to co-host: once its organizers accept, they may edit the thing and
     it lists under both orgs. A caller who is an organizer there too accepts at once."""
-    row = await _require_host_organizer(hosted, conn, row_id, account_id, "add co-hosts")
+    row = await hosted.lock_as_host(conn, row_id, account_id, "add co-hosts")
     org = await cohosts.invited_org(conn, hosted.kind, row_id, row["org_id"], data.org)
     caller = access.require_login(account_id)
     if not await cohosts.speaks_for(conn, data.org, caller):
@@ -103,7 +93,7 @@ async def remove_cohost(
     hosted: HostedKind, conn: asyncpg.Connection, row_id: UUID, account_id: UUID | None, slug: str
 ) -> None:
     """Remove a co-host, or withdraw an invitation not yet answered."""
-    await _require_host_organizer(hosted, conn, row_id, account_id, "remove co-hosts")
+    await hosted.lock_as_host(conn, row_id, account_id, "remove co-hosts")
     if await cohost_queries.take_invitation(conn, hosted.kind, row_id, slug) is not None:
         return
     if not await hosts.delete_cohost(conn, hosted.kind, row_id, slug):

@@ -15,8 +15,8 @@ from uuid import UUID
 import asyncpg
 from msgspec import UNSET
 
-from api.errors import Conflict, Forbidden, NotFound, RuleViolation
-from api.guards import require_org_role, require_two_factor_for
+from api.errors import Conflict, NotFound, RuleViolation
+from api.guards import require_org_role
 from api.patching import place_columns, sent_fields
 from api.services import access, counts, locations
 from api.services.lifecycle import HostedKind
@@ -93,25 +93,7 @@ async def require_event_organizer(
     row = await events.select_event(conn, event_id, caller, for_update=for_update)
     if row is None or not access.can_view(row):
         raise NotFound(NOT_VISIBLE)
-    if attendee_access:
-        if not access.sees_attendees(row):
-            raise Forbidden(
-                "Only organizers of the creating organization, or of a co-host it granted "
-                "attendee access, see who is coming."
-            )
-    elif not access.is_organizer(row):
-        raise Forbidden("This needs the organizer role in an organization hosting the event.")
-    await require_two_factor_for(conn, "event", event_id, caller)
-    return row
-
-
-async def _require_host_organizer(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, action: str
-) -> asyncpg.Record:
-    """Like require_event_organizer, but only the creating org's organizers qualify."""
-    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
-    if not access.is_host_organizer(row):
-        raise Forbidden(f"Only organizers of the creating organization {action}.")
+    await access.require_organizer(conn, "event", row, caller, attendee_access=attendee_access)
     return row
 
 
@@ -545,7 +527,7 @@ async def update_event(
 
 async def delete_event(conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None) -> None:
     """Delete a draft (creating org's organizers); published events are cancelled instead."""
-    row = await _require_host_organizer(conn, event_id, account_id, "delete an event")
+    row = await EVENTS.lock_as_host(conn, event_id, account_id, "delete an event")
     if row["status"] != "draft":
         raise Conflict(
             f"This event is {row['status']}: published events are never deleted, so people who "

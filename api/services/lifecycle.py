@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from api.errors import Forbidden
+from api.services.access import is_host_organizer
 from db.queries import hosts
 
 Load = Callable[[asyncpg.Connection, UUID, UUID | None], Awaitable[asyncpg.Record]]
@@ -27,6 +29,16 @@ class HostedKind:
     reload: Load
     #: the change record for partners and webhooks
     outbox: Callable[[asyncpg.Connection, asyncpg.Record, str], Awaitable[None]]
+
+    async def lock_as_host(
+        self, conn: asyncpg.Connection, row_id: UUID, account_id: UUID | None, action: str
+    ) -> asyncpg.Record:
+        """The locked row if the caller organizes the creating org (who alone deletes a draft
+        and picks co-hosts); `action` completes the refusal ("add co-hosts")."""
+        row = await self.lock(conn, row_id, account_id)
+        if not is_host_organizer(row):
+            raise Forbidden(f"Only organizers of the creating organization {action}.")
+        return row
 
 
 async def transition(

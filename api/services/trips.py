@@ -24,7 +24,7 @@ import asyncpg
 from msgspec import UNSET
 
 from api.errors import Conflict, Forbidden, NotFound, RuleViolation
-from api.guards import require_org_role, require_two_factor_for
+from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
 from api.patching import place_columns, sent_fields
 from api.services import access, locations
@@ -137,15 +137,7 @@ async def require_trip_organizer(
     """
     caller = access.require_login(account_id)
     row = await visible_trip(conn, trip_id, caller, for_update=for_update)
-    if participant_access:
-        if not access.sees_attendees(row):
-            raise Forbidden(
-                "Only organizers of the creating organization, or of a co-host it granted "
-                "attendee access, see the people on a trip."
-            )
-    elif not access.is_organizer(row):
-        raise Forbidden("This needs the organizer role in an organization hosting the trip.")
-    await require_two_factor_for(conn, "trip", trip_id, caller)
+    await access.require_organizer(conn, "trip", row, caller, attendee_access=participant_access)
     return row
 
 
