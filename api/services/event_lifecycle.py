@@ -7,9 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
-from api.errors import Conflict
 from api.services.events import EVENTS, event_view, notice
-from api.services.lifecycle import transition
+from api.services.lifecycle import refusing, transition
 from api.services.rides import cancel_rides_for_event, flag_rides_for_event
 from db.queries.notifications import insert_event_notifications
 from schemas.events import Event
@@ -17,37 +16,28 @@ from schemas.events import Event
 _FINAL = "This event is cancelled, and cancelled is final."
 
 
-def _to_published(row: asyncpg.Record) -> str:
-    status = row["status"]
-    if status == "cancelled":
-        raise Conflict(f"{_FINAL} It cannot be published again; create a new event.")
-    if status == "published":
-        raise Conflict("This event is already published.")
-    if status == "postponed":
-        raise Conflict(
-            "A postponed event is republished by giving it new times: PATCH starts_at and ends_at."
-        )
-    return "published"
-
-
-def _to_postponed(row: asyncpg.Record) -> str:
-    status = row["status"]
-    if status == "cancelled":
-        raise Conflict(f"{_FINAL} It cannot be postponed.")
-    if status == "draft":
-        raise Conflict("Only a published event can be postponed; this one is a draft.")
-    if status == "postponed":
-        raise Conflict("This event is already postponed.")
-    return "postponed"
-
-
-def _to_cancelled(row: asyncpg.Record) -> str:
-    status = row["status"]
-    if status == "cancelled":
-        raise Conflict(f"{_FINAL}")
-    if status == "draft":
-        raise Conflict("A draft has nobody to tell; delete it instead.")
-    return "cancelled"
+#: each move, and the statuses it is refused from (with why)
+_TO_PUBLISHED = refusing(
+    "published",
+    {
+        "cancelled": f"{_FINAL} It cannot be published again; create a new event.",
+        "published": "This event is already published.",
+        "postponed": "A postponed event is republished by giving it new times: PATCH "
+        "starts_at and ends_at.",
+    },
+)
+_TO_POSTPONED = refusing(
+    "postponed",
+    {
+        "cancelled": f"{_FINAL} It cannot be postponed.",
+        "draft": "Only a published event can be postponed; this one is a draft.",
+        "postponed": "This event is already postponed.",
+    },
+)
+_TO_CANCELLED = refusing(
+    "cancelled",
+    {"cancelled": _FINAL, "draft": "A draft has nobody to tell; delete it instead."},
+)
 
 
 async def _tell_postponed(conn: asyncpg.Connection, after: asyncpg.Record) -> None:
@@ -70,7 +60,7 @@ async def publish_event(
 ) -> Event:
     """draft → published."""
     after = await transition(
-        EVENTS, conn, event_id, account_id, _to_published, topic="event.updated"
+        EVENTS, conn, event_id, account_id, _TO_PUBLISHED, topic="event.updated"
     )
     return event_view(after, languages)
 
@@ -84,7 +74,7 @@ async def postpone_event(
         conn,
         event_id,
         account_id,
-        _to_postponed,
+        _TO_POSTPONED,
         topic="event.updated",
         notify=_tell_postponed,
     )
@@ -104,7 +94,7 @@ async def cancel_event(
         conn,
         event_id,
         account_id,
-        _to_cancelled,
+        _TO_CANCELLED,
         topic="event.cancelled",
         reason=reason.strip(),
         notify=_tell_cancelled,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
 
-from api.errors import Forbidden
+from api.errors import Conflict, Forbidden
 from api.services.access import is_host_organizer
 from db.queries import hosts
 
@@ -39,6 +39,19 @@ class HostedKind:
         if not is_host_organizer(row):
             raise Forbidden(f"Only organizers of the creating organization {action}.")
         return row
+
+
+def refusing(status: str, refused: Mapping[str, str]) -> Callable[[asyncpg.Record], str]:
+    """A `decide` for transition: move to `status` unless the row's status is one of
+    `refused`, which says why not (409)."""
+
+    def decide(row: asyncpg.Record) -> str:
+        why = refused.get(row["status"])
+        if why is not None:
+            raise Conflict(why)
+        return status
+
+    return decide
 
 
 async def transition(

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from api.errors import Conflict
-from api.services.lifecycle import transition
+from api.services.lifecycle import refusing, transition
 from api.services.rides import cancel_rides_for_trip
 from api.services.trips import FINAL, TRIPS, deadline, notice, trip_view
 from db.queries.notifications import insert_trip_notifications
@@ -30,18 +30,16 @@ def _to_open(row: asyncpg.Record) -> str:
     return "full" if row["places_taken"] >= row["capacity"] else "open"
 
 
-def _to_closed(row: asyncpg.Record) -> str:
-    status = row["status"]
-    if status not in ("open", "full"):
-        raise Conflict(f"Only an open or full trip can be closed; this one is {status}.")
-    return "closed"
-
-
-def _to_cancelled(row: asyncpg.Record) -> str:
-    status = row["status"]
-    if status in FINAL:
-        raise Conflict(f"This trip is {status}; it cannot be cancelled.")
-    return "cancelled"
+_TO_CLOSED = refusing(
+    "closed",
+    {
+        status: f"Only an open or full trip can be closed; this one is {status}."
+        for status in ("draft", "closed", *FINAL)
+    },
+)
+_TO_CANCELLED = refusing(
+    "cancelled", {status: f"This trip is {status}; it cannot be cancelled." for status in FINAL}
+)
 
 
 def _to_completed(row: asyncpg.Record) -> str:
@@ -79,7 +77,7 @@ async def close_trip(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
 ) -> Trip:
     """open or full → closed: no new applications; decisions on existing ones go on."""
-    after = await transition(TRIPS, conn, trip_id, account_id, _to_closed, topic="trip.updated")
+    after = await transition(TRIPS, conn, trip_id, account_id, _TO_CLOSED, topic="trip.updated")
     return trip_view(after, languages)
 
 
@@ -96,7 +94,7 @@ async def cancel_trip(
         conn,
         trip_id,
         account_id,
-        _to_cancelled,
+        _TO_CANCELLED,
         topic="trip.cancelled",
         reason=reason.strip(),
         notify=_tell_cancelled,
