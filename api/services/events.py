@@ -221,7 +221,6 @@ def _languages(given: Sequence[str] | None, *texts: Mapping[str, str]) -> list[s
 
 def values_from_create(data: EventCreate) -> dict[str, Any]:
     """Every writable column of a new event, from the request."""
-    venue = data.venue
     return locations.with_public_point(
         {
             "kind": data.kind,
@@ -232,10 +231,7 @@ def values_from_create(data: EventCreate) -> dict[str, Any]:
             "starts_at": data.starts_at,
             "ends_at": data.ends_at,
             "timezone": data.timezone,
-            "venue_name": venue.name if venue else None,
-            "venue_address": venue.address if venue else None,
-            "venue_lat": venue.lat if venue else None,
-            "venue_lon": venue.lon if venue else None,
+            **place_columns("venue", data.venue),
             "area": data.area,
             "virtual_url": data.virtual_url,
             "visibility": data.visibility,

@@ -95,7 +95,6 @@ async def get_itinerary(
 
 
 def values_from_create(data: ItineraryItemCreate) -> dict[str, Any]:
-    place = data.place
     return locations.with_public_point(
         {
             "kind": data.kind,
@@ -103,10 +102,7 @@ def values_from_create(data: ItineraryItemCreate) -> dict[str, Any]:
             "notes": data.notes,
             "starts_at": data.starts_at,
             "ends_at": data.ends_at,
-            "place_name": place.name if place else None,
-            "place_address": place.address if place else None,
-            "place_lat": place.lat if place else None,
-            "place_lon": place.lon if place else None,
+            **place_columns("place", data.place),
             "area": data.area,
             "visibility": data.visibility,
         },

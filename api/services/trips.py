@@ -271,7 +271,6 @@ def _cost_columns(cost: Cost) -> dict[str, Any]:
 
 def values_from_create(data: TripCreate) -> dict[str, Any]:
     """Every writable column of a new trip, from the request."""
-    point = data.meeting_point
     return locations.with_public_point(
         {
             "title": data.title,
@@ -283,10 +282,7 @@ def values_from_create(data: TripCreate) -> dict[str, Any]:
             "starts_at": data.starts_at,
             "ends_at": data.ends_at,
             "timezone": data.timezone,
-            "meeting_name": point.name if point else None,
-            "meeting_address": point.address if point else None,
-            "meeting_lat": point.lat if point else None,
-            "meeting_lon": point.lon if point else None,
+            **place_columns("meeting", data.meeting_point),
             "area": data.area,
             "location_policy": data.location_policy,
             "reveal_at": data.reveal_at,
