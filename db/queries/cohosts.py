@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from uuid import UUID
 
 import asyncpg
 
-Kind = Literal["event", "trip"]
-
-# The one dynamic piece: which pair of tables a kind of hosted thing uses (a closed map).
-_TABLES: dict[str, tuple[str, str, str]] = {
-    "event": ("event_cohost_invitations", "event_cohosts", "event_id"),
-    "trip": ("trip_cohost_invitations", "trip_cohosts", "trip_id"),
-}
+# The one dynamic piece: which tables a kind of hosted thing uses (db.queries.hosts' closed map).
+from db.queries.hosts import HOSTS, Kind
 
 
 async def lock_parent(conn: asyncpg.Connection, kind: Kind, parent_id: UUID) -> bool:
     """Lock the event or trip row, the lock inviting takes too, so an answer and a new
     invitation for the same org cannot cross; False when it does not exist."""
-    parents = {"event": "events", "trip": "trips"}
     found = await conn.fetchval(
-        f"SELECT 1 FROM {parents[kind]} WHERE id = $1 FOR UPDATE", parent_id
+        f"SELECT 1 FROM {HOSTS[kind].table} WHERE id = $1 FOR UPDATE", parent_id
     )
     return found is not None
 
 
 async def is_cohost(conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID) -> bool:
     """Whether the org already co-hosts (has accepted) the event or trip."""
-    _, accepted, parent = _TABLES[kind]
+    accepted, parent = HOSTS[kind].cohosts, HOSTS[kind].parent
     found = await conn.fetchval(
         f"SELECT 1 FROM {accepted} WHERE {parent} = $1 AND org_id = $2", parent_id, org_id
     )
@@ -39,7 +32,7 @@ async def insert_invitation(
     conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID, can_see_attendees: bool
 ) -> asyncpg.Record | None:
     """A pending invitation; None when one is pending already."""
-    invitations, _, parent = _TABLES[kind]
+    invitations, parent = HOSTS[kind].invitations, HOSTS[kind].parent
     return await conn.fetchrow(
         f"""
         WITH added AS (
@@ -62,7 +55,7 @@ async def select_invitations(
     conn: asyncpg.Connection, kind: Kind, parent_id: UUID
 ) -> list[asyncpg.Record]:
     """The pending invitations of one event or trip, by org slug."""
-    invitations, _, parent = _TABLES[kind]
+    invitations, parent = HOSTS[kind].invitations, HOSTS[kind].parent
     return await conn.fetch(
         f"""
         SELECT o.slug AS org, o.name, i.can_see_attendees, i.created_at
@@ -80,7 +73,7 @@ async def take_invitation(
 ) -> asyncpg.Record | None:
     """Remove the pending invitation of the org `slug` (accepted, declined or withdrawn) and
     return what it offered; None when there is none."""
-    invitations, _, parent = _TABLES[kind]
+    invitations, parent = HOSTS[kind].invitations, HOSTS[kind].parent
     return await conn.fetchrow(
         f"""
         DELETE FROM {invitations} i

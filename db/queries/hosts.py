@@ -18,6 +18,7 @@ class HostTable(NamedTuple):
     table: str
     alias: str
     cohosts: str
+    invitations: str
     parent: str
     announcements: str
     #: the columns an organizer edits; insert and update always write all of them (the
@@ -95,6 +96,7 @@ HOSTS: Mapping[Kind, HostTable] = {
         table="events",
         alias="e",
         cohosts="event_cohosts",
+        invitations="event_cohost_invitations",
         parent="event_id",
         announcements="announcements",
         writable=_EVENT_WRITABLE,
@@ -118,6 +120,7 @@ HOSTS: Mapping[Kind, HostTable] = {
         table="trips",
         alias="t",
         cohosts="trip_cohosts",
+        invitations="trip_cohost_invitations",
         parent="trip_id",
         announcements="trip_announcements",
         writable=_TRIP_WRITABLE,
