@@ -62,14 +62,19 @@ def place_of(row: Hosted, prefix: Prefix, *, policy: Hosted | None = None) -> Pl
     )
 
 
+def snap(lat: float, lon: float, degrees: float = GRID_DEGREES) -> tuple[float, float]:
+    """The nearest point on a grid of `degrees` (rides use a finer one for departure areas)."""
+    return (
+        round(round(lat / degrees) * degrees, 2),
+        round(round(lon / degrees) * degrees, 2),
+    )
+
+
 def grid_point(lat: float | None, lon: float | None) -> tuple[float | None, float | None]:
     """Snap a point to the ~5 km grid (what callers see of a protected location)."""
     if lat is None or lon is None:
         return None, None
-    return (
-        round(round(lat / GRID_DEGREES) * GRID_DEGREES, 2),
-        round(round(lon / GRID_DEGREES) * GRID_DEGREES, 2),
-    )
+    return snap(lat, lon)
 
 
 def with_public_point(

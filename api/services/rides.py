@@ -39,7 +39,7 @@ from api.pagination import decode_cursor, split_page
 from api.patching import sent_fields
 from api.services import encryption
 from api.services.access import can_view, is_organizer
-from api.services.locations import bounding_box, check_near
+from api.services.locations import bounding_box, check_near, snap
 from db.queries import audit, data_keys, outbox
 from db.queries import events as event_queries
 from db.queries import rides as q
@@ -96,10 +96,7 @@ OFFER_RANKING = (
 
 def area_point(lat: float, lon: float) -> tuple[float, float]:
     """Snap a point to the ~2 km grid: what anyone may know of a departure area."""
-    return (
-        round(round(lat / RIDE_GRID_DEGREES) * RIDE_GRID_DEGREES, 2),
-        round(round(lon / RIDE_GRID_DEGREES) * RIDE_GRID_DEGREES, 2),
-    )
+    return snap(lat, lon, RIDE_GRID_DEGREES)
 
 
 def _now() -> datetime:
