@@ -28,46 +28,6 @@ async def is_cohost(conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_i
     return found is not None
 
 
-async def insert_invitation(
-    conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID, can_see_attendees: bool
-) -> asyncpg.Record | None:
-    """A pending invitation; None when one is pending already."""
-    invitations, parent = HOSTS[kind].invitations, HOSTS[kind].parent
-    return await conn.fetchrow(
-        f"""
-        WITH added AS (
-            INSERT INTO {invitations} ({parent}, org_id, can_see_attendees)
-            VALUES ($1, $2, $3)
-            ON CONFLICT ON CONSTRAINT {invitations}_pkey DO NOTHING
-            RETURNING org_id, can_see_attendees, created_at
-        )
-        SELECT o.slug AS org, o.name, a.can_see_attendees, a.created_at
-          FROM added a
-          JOIN orgs o ON o.id = a.org_id
-        """,
-        parent_id,
-        org_id,
-        can_see_attendees,
-    )
-
-
-async def select_invitations(
-    conn: asyncpg.Connection, kind: Kind, parent_id: UUID
-) -> list[asyncpg.Record]:
-    """The pending invitations of one event or trip, by org slug."""
-    invitations, parent = HOSTS[kind].invitations, HOSTS[kind].parent
-    return await conn.fetch(
-        f"""
-        SELECT o.slug AS org, o.name, i.can_see_attendees, i.created_at
-          FROM {invitations} i
-          JOIN orgs o ON o.id = i.org_id
-         WHERE i.{parent} = $1
-         ORDER BY o.slug
-        """,
-        parent_id,
-    )
-
-
 async def take_invitation(
     conn: asyncpg.Connection, kind: Kind, parent_id: UUID, slug: str
 ) -> asyncpg.Record | None:

@@ -305,17 +305,29 @@ async def touch(conn: asyncpg.Connection, kind: Kind, row_id: UUID, *, bump_sequ
 # ---------------------------------------------------------------- co-hosts
 
 
+def _cohost_table(kind: Kind, invited: bool) -> str:
+    return HOSTS[kind].invitations if invited else HOSTS[kind].cohosts
+
+
 async def insert_cohost(
-    conn: asyncpg.Connection, kind: Kind, row_id: UUID, org_id: UUID, can_see_attendees: bool
+    conn: asyncpg.Connection,
+    kind: Kind,
+    row_id: UUID,
+    org_id: UUID,
+    can_see_attendees: bool,
+    *,
+    invited: bool = False,
 ) -> asyncpg.Record | None:
-    """Add a co-host; None when the org already co-hosts."""
+    """Add a co-host (`invited`: a pending invitation instead); None when the org already
+    co-hosts (or is invited already)."""
     h = HOSTS[kind]
+    table = _cohost_table(kind, invited)
     return await conn.fetchrow(
         f"""
         WITH added AS (
-            INSERT INTO {h.cohosts} ({h.parent}, org_id, can_see_attendees)
+            INSERT INTO {table} ({h.parent}, org_id, can_see_attendees)
             VALUES ($1, $2, $3)
-            ON CONFLICT ON CONSTRAINT {h.cohosts}_pkey DO NOTHING
+            ON CONFLICT ON CONSTRAINT {table}_pkey DO NOTHING
             RETURNING org_id, can_see_attendees, created_at
         )
         SELECT o.slug AS org, o.name, a.can_see_attendees, a.created_at
@@ -329,14 +341,14 @@ async def insert_cohost(
 
 
 async def select_cohosts(
-    conn: asyncpg.Connection, kind: Kind, row_id: UUID
+    conn: asyncpg.Connection, kind: Kind, row_id: UUID, *, invited: bool = False
 ) -> list[asyncpg.Record]:
-    """The accepted co-hosts, by org slug."""
+    """The accepted co-hosts (`invited`: the pending invitations), by org slug."""
     h = HOSTS[kind]
     return await conn.fetch(
         f"""
         SELECT o.slug AS org, o.name, hc.can_see_attendees, hc.created_at
-          FROM {h.cohosts} hc
+          FROM {_cohost_table(kind, invited)} hc
           JOIN orgs o ON o.id = hc.org_id
          WHERE hc.{h.parent} = $1
          ORDER BY o.slug
