@@ -161,7 +161,9 @@ class RsvpController(Controller):
         share_token: ShareTokenQuery = None,
     ) -> EventCounts:
         """Counts without names: places going and waiting, spots a newcomer can take (0 while anyone waits), language needs against interpreters (small needs hidden from the public), per shift."""
-        return await rsvp_counts.event_counts(conn, event_id, caller_account_id(caller), share_token)
+        return await rsvp_counts.event_counts(
+            conn, event_id, caller_account_id(caller), share_token
+        )
 
     @get("/v1/events/{event_id:uuid}/rsvps", opt={"problems": (401, 403, 404)})
     async def list_attendees(
