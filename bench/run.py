@@ -334,7 +334,7 @@ def cold_requests(server: Server, name: str, path: str, count: int = 20) -> Resu
 
 async def pipeline_ceiling(url: str, duration: int) -> Result:
     """The public list's own work, in-process: query + Structs + JSON, no HTTP."""
-    from api.services.events import EventQuery, list_events
+    from api.services.event_search import EventQuery, list_events
 
     pool = await create_pool(url, min_size=1, max_size=1)
     count = 0

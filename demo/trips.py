@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
-from api.services import itinerary, trip_checklists, trip_editing, trip_questions, trips
+from api.services import itinerary, trip_checklists, trip_editing, trip_lifecycle, trip_questions
 from schemas.itinerary import ItineraryItemCreate
 from schemas.trip_applications import ChecklistItemCreate, QuestionCreate
 from schemas.trips import TripCreate
@@ -106,5 +106,5 @@ async def load_demo_trips(conn: asyncpg.Connection, owner_id: UUID) -> int:
         await trip_checklists.add_checklist_item(
             conn, trip.id, owner_id, ChecklistItemCreate(title={"es": es, "en": en}), _LANGUAGES
         )
-    await trips.open_trip(conn, trip.id, owner_id, _LANGUAGES)
+    await trip_lifecycle.open_trip(conn, trip.id, owner_id, _LANGUAGES)
     return 1

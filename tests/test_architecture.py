@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("api", "db", "schemas")
 
@@ -135,7 +133,6 @@ def test_the_import_graph_is_read_from_the_code():
     )
 
 
-@pytest.mark.xfail(strict=True, reason="events ↔ rides cycle")
 def test_no_module_of_api_db_or_schemas_imports_itself_round_a_cycle():
     assert _cycles() == []
 
@@ -145,7 +142,6 @@ def test_no_module_of_api_db_or_schemas_imports_itself_round_a_cycle():
 DEFERRED_IMPORTS_ALLOWED = {"api.cli"}
 
 
-@pytest.mark.xfail(strict=True, reason="events ↔ rides cycle")
 def test_no_function_imports_a_project_module_inside_its_body():
     hidden = [
         imp for imp in IMPORTS if imp.in_function and imp.importer not in DEFERRED_IMPORTS_ALLOWED

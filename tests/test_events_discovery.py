@@ -327,7 +327,7 @@ async def test_pages_by_distance_follow_a_cursor(client, ana, org):
 
 
 async def test_distance_pages_are_exact_however_far_apart_the_events_are(client, ana, org):
-    """Pages by distance are looked for in widening rings (api/services/events.py): walked
+    """Pages by distance are looked for in widening rings (api/services/event_search.py): walked
     two at a time, they still list every event inside the radius once, nearest first."""
     distances = [140, 0.3, 33, 1.5, 9, 2.5, 70, 4, 17, 160]  # 160 km lies outside
     for km in distances:

@@ -13,7 +13,7 @@ from api.services.feed_parsing import Entry
 from api.services.import_mirror import _values
 from db.migrate import MIGRATIONS_DIR, migrate
 from db.pool import connect
-from db.queries.events import insert_event
+from db.queries.hosts import insert_hosted
 from tests.conftest import drop_test_database, server_url, with_database
 
 
@@ -57,8 +57,8 @@ async def test_copies_made_by_two_imports_become_one_event_both_carry(
             (imports[1], "vigil@partner", "Vigil (copy)"),
             (imports[1], "march@partner", "March"),
         ):
-            event_id = await insert_event(
-                conn, org, None, _values(entry(uid, title)), status="published"
+            event_id = await insert_hosted(
+                conn, "event", org, None, {**_values(entry(uid, title)), "status": "published"}
             )
             await conn.execute(
                 "UPDATE events SET imported_from = $2, source_uid = $3,"

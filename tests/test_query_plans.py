@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from api.services import events as event_service
+from api.services import event_search as event_service
 from bench.seed import seed_events
 from db.pool import connect
 from db.queries import events as event_queries

@@ -18,7 +18,7 @@ from api.deps import caller_account_id, provide_languages
 from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
 from api.response_caches import Cached
-from api.services import events, jsonld, series
+from api.services import cohosting, event_lifecycle, event_search, events, jsonld, locations, series
 from api.services.accounts import Caller
 from schemas.common import NEAR_PATTERN
 from schemas.events import (
@@ -148,7 +148,7 @@ async def cached_list_response(request: Request[Any, Any, Any]) -> Response[Any]
         return None
     state = request.app.state
     async with state.pool.acquire(timeout=state.settings.pool_acquire_timeout_s) as conn:
-        version = await events.events_version(conn)
+        version = await event_search.events_version(conn)
     key = (version, request.url.query, tuple(provide_languages(request)))
     if_none_match = request.headers.get("if-none-match")
 
@@ -204,12 +204,12 @@ class EventController(Controller):
     ) -> Response[EventPage]:
         """An org's upcoming events and those it co-hosts (members also see members-only ones,
         organizers also drafts and private ones)."""
-        query = events.EventQuery(
+        query = event_search.EventQuery(
             starts_from=_aware("from", from_),
             starts_to=_aware("to", to),
             include_cancelled=include_cancelled,
         )
-        page = await events.list_events(
+        page = await event_search.list_events(
             conn, caller_account_id(caller), query, cursor, limit, languages, org_slug=slug
         )
         return _cached_page(
@@ -244,19 +244,19 @@ class EventController(Controller):
         org, language, words, or distance from a point."""
         # a miss of cached_list_response (below) left the key to store this page under
         cache_key = request.state.get(_CACHE_KEY) if caller is None else None
-        query = events.EventQuery(
+        query = event_search.EventQuery(
             starts_from=_aware("from", from_),
             starts_to=_aware("to", to),
             kinds=kind,
             tags=tag,
             org=org,
             language=language,
-            near=events.parse_near(near) if near is not None else None,
+            near=locations.parse_near(near) if near is not None else None,
             radius_km=radius_km,
             text=q,
             include_cancelled=include_cancelled,
         )
-        page = await events.list_events(
+        page = await event_search.list_events(
             conn, caller_account_id(caller), query, cursor, limit, languages
         )
         headers = link_header(request, page.next_cursor)
@@ -340,7 +340,9 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> Event:
         """Publish a draft."""
-        return await events.publish_event(conn, event_id, caller_account_id(caller), languages)
+        return await event_lifecycle.publish_event(
+            conn, event_id, caller_account_id(caller), languages
+        )
 
     @post(
         "/v1/events/{event_id:uuid}/postpone",
@@ -355,7 +357,9 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> Event:
         """Postpone a published event until new times are known; everyone coming is told."""
-        return await events.postpone_event(conn, event_id, caller_account_id(caller), languages)
+        return await event_lifecycle.postpone_event(
+            conn, event_id, caller_account_id(caller), languages
+        )
 
     @post(
         "/v1/events/{event_id:uuid}/cancel", status_code=200, opt={"problems": (401, 403, 404, 409)}
@@ -369,7 +373,7 @@ class EventController(Controller):
         data: JSONBody[EventCancel],
     ) -> Event:
         """Cancel an event, with a reason everyone coming is told; cancelled is final."""
-        return await events.cancel_event(
+        return await event_lifecycle.cancel_event(
             conn, event_id, caller_account_id(caller), data.reason, languages
         )
 
@@ -399,7 +403,9 @@ class EventController(Controller):
         event_id: FromPath[UUID],
     ) -> CohostList:
         """The co-hosting organizations and their access (organizers)."""
-        return await events.list_cohosts(conn, event_id, caller_account_id(caller))
+        return await cohosting.list_cohosts(
+            events.EVENTS, conn, event_id, caller_account_id(caller)
+        )
 
     @post("/v1/events/{event_id:uuid}/cohosts", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_cohost(
@@ -411,7 +417,9 @@ class EventController(Controller):
     ) -> Cohost:
         """Invite an organization to co-host (organizers of the creating org); it co-hosts once
         one of its organizers accepts."""
-        return await events.add_cohost(conn, event_id, caller_account_id(caller), data)
+        return await cohosting.add_cohost(
+            events.EVENTS, conn, event_id, caller_account_id(caller), data
+        )
 
     @delete("/v1/events/{event_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
     async def remove_cohost(
@@ -423,7 +431,9 @@ class EventController(Controller):
     ) -> None:
         """Remove a co-hosting organization, or withdraw its invitation (organizers of the
         creating org)."""
-        await events.remove_cohost(conn, event_id, caller_account_id(caller), slug)
+        await cohosting.remove_cohost(
+            events.EVENTS, conn, event_id, caller_account_id(caller), slug
+        )
 
     @post(
         "/v1/events/{event_id:uuid}/cohosts/{slug:str}/accept",
@@ -438,7 +448,9 @@ class EventController(Controller):
         slug: FromPath[str],
     ) -> Cohost:
         """Accept an invitation to co-host (organizers of the invited org)."""
-        return await events.accept_cohost(conn, event_id, caller_account_id(caller), slug)
+        return await cohosting.accept_cohost(
+            events.EVENTS, conn, event_id, caller_account_id(caller), slug
+        )
 
     @post(
         "/v1/events/{event_id:uuid}/cohosts/{slug:str}/decline",
@@ -453,7 +465,9 @@ class EventController(Controller):
         slug: FromPath[str],
     ) -> None:
         """Decline an invitation to co-host (organizers of the invited org)."""
-        await events.decline_cohost(conn, event_id, caller_account_id(caller), slug)
+        await cohosting.decline_cohost(
+            events.EVENTS, conn, event_id, caller_account_id(caller), slug
+        )
 
 
 class SeriesController(Controller):

@@ -16,7 +16,7 @@ from api.errors import BadRequest
 from api.pagination import Cursor, Limit, link_header
 from api.services import my_rides, ride_bookings, ride_matching, ride_offers, ride_requests
 from api.services.accounts import Caller
-from api.services.events import parse_near
+from api.services.locations import parse_near
 from schemas.common import NEAR_PATTERN
 from schemas.problems import FieldError
 from schemas.rides import (

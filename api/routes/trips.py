@@ -15,13 +15,14 @@ from api.crypto import Keyring
 from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
 from api.services import (
+    cohosting,
     itinerary,
     trip_announcements,
     trip_applications,
     trip_checklists,
-    trip_cohosts,
     trip_decisions,
     trip_editing,
+    trip_lifecycle,
     trip_participant_data,
     trip_questions,
     trip_roster,
@@ -164,7 +165,7 @@ class TripController(Controller):
         trip_id: FromPath[UUID],
     ) -> Trip:
         """Open a draft (or a closed trip) for applications."""
-        return await trips.open_trip(conn, trip_id, account.account_id, languages)
+        return await trip_lifecycle.open_trip(conn, trip_id, account.account_id, languages)
 
     @post("/v1/trips/{trip_id:uuid}/close", status_code=200, opt={"problems": (401, 403, 404, 409)})
     async def close_trip(
@@ -175,7 +176,7 @@ class TripController(Controller):
         trip_id: FromPath[UUID],
     ) -> Trip:
         """Stop taking applications; decisions on existing ones go on."""
-        return await trips.close_trip(conn, trip_id, account.account_id, languages)
+        return await trip_lifecycle.close_trip(conn, trip_id, account.account_id, languages)
 
     @post(
         "/v1/trips/{trip_id:uuid}/cancel", status_code=200, opt={"problems": (401, 403, 404, 409)}
@@ -189,7 +190,9 @@ class TripController(Controller):
         data: JSONBody[TripCancel],
     ) -> Trip:
         """Cancel a trip, with a reason every applicant is told; cancelled is final."""
-        return await trips.cancel_trip(conn, trip_id, account.account_id, data.reason, languages)
+        return await trip_lifecycle.cancel_trip(
+            conn, trip_id, account.account_id, data.reason, languages
+        )
 
     @post(
         "/v1/trips/{trip_id:uuid}/complete",
@@ -204,7 +207,7 @@ class TripController(Controller):
         trip_id: FromPath[UUID],
     ) -> Trip:
         """Mark a trip that has started as completed."""
-        return await trips.complete_trip(conn, trip_id, account.account_id, languages)
+        return await trip_lifecycle.complete_trip(conn, trip_id, account.account_id, languages)
 
     # ------------------------------------------------------------ co-hosts
 
@@ -216,7 +219,7 @@ class TripController(Controller):
         trip_id: FromPath[UUID],
     ) -> CohostList:
         """The co-hosting organizations and their access (organizers)."""
-        return await trip_cohosts.list_cohosts(conn, trip_id, account.account_id)
+        return await cohosting.list_cohosts(trips.TRIPS, conn, trip_id, account.account_id)
 
     @post("/v1/trips/{trip_id:uuid}/cohosts", opt={"problems": (401, 403, 404, 409, 422)})
     async def add_cohost(
@@ -228,7 +231,7 @@ class TripController(Controller):
     ) -> Cohost:
         """Invite an organization to co-host (organizers of the creating org); it co-hosts once
         one of its organizers accepts."""
-        return await trip_cohosts.add_cohost(conn, trip_id, account.account_id, data)
+        return await cohosting.add_cohost(trips.TRIPS, conn, trip_id, account.account_id, data)
 
     @delete("/v1/trips/{trip_id:uuid}/cohosts/{slug:str}", opt={"problems": (401, 403, 404)})
     async def remove_cohost(
@@ -240,7 +243,7 @@ class TripController(Controller):
     ) -> None:
         """Remove a co-hosting organization, or withdraw its invitation (organizers of the
         creating org)."""
-        await trip_cohosts.remove_cohost(conn, trip_id, account.account_id, slug)
+        await cohosting.remove_cohost(trips.TRIPS, conn, trip_id, account.account_id, slug)
 
     @post(
         "/v1/trips/{trip_id:uuid}/cohosts/{slug:str}/accept",
@@ -255,7 +258,7 @@ class TripController(Controller):
         slug: FromPath[str],
     ) -> Cohost:
         """Accept an invitation to co-host (organizers of the invited org)."""
-        return await trip_cohosts.accept_cohost(conn, trip_id, account.account_id, slug)
+        return await cohosting.accept_cohost(trips.TRIPS, conn, trip_id, account.account_id, slug)
 
     @post(
         "/v1/trips/{trip_id:uuid}/cohosts/{slug:str}/decline",
@@ -270,7 +273,7 @@ class TripController(Controller):
         slug: FromPath[str],
     ) -> None:
         """Decline an invitation to co-host (organizers of the invited org)."""
-        await trip_cohosts.decline_cohost(conn, trip_id, account.account_id, slug)
+        await cohosting.decline_cohost(trips.TRIPS, conn, trip_id, account.account_id, slug)
 
     # ------------------------------------------------------------ itinerary
 

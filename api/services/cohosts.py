@@ -14,7 +14,7 @@ import asyncpg
 from api.errors import Conflict, NotFound, RuleViolation
 from api.guards import ROLE_RANK, require_org_role
 from db.queries import cohosts as q
-from db.queries import orgs
+from db.queries import hosts, orgs
 from schemas.cohosts import CohostInvitation, CohostInvitationList
 from schemas.events import Cohost
 from schemas.problems import FieldError
@@ -59,7 +59,7 @@ async def speaks_for(conn: asyncpg.Connection, slug: str, account_id: UUID) -> b
 async def invite(
     conn: asyncpg.Connection, kind: q.Kind, parent_id: UUID, org_id: UUID, slug: str, grant: bool
 ) -> Cohost:
-    record = await q.insert_invitation(conn, kind, parent_id, org_id, grant)
+    record = await hosts.insert_cohost(conn, kind, parent_id, org_id, grant, invited=True)
     if record is None:
         raise Conflict(
             f"{slug} is already invited to co-host this {kind}; it has not answered yet."
@@ -81,7 +81,10 @@ async def answer(
 
 
 async def pending(conn: asyncpg.Connection, kind: q.Kind, parent_id: UUID) -> list[Cohost]:
-    return [cohost_view(r, "pending") for r in await q.select_invitations(conn, kind, parent_id)]
+    return [
+        cohost_view(r, "pending")
+        for r in await hosts.select_cohosts(conn, kind, parent_id, invited=True)
+    ]
 
 
 async def list_org_invitations(

@@ -1,62 +1,42 @@
-"""Events: lifecycle rules, who may see and edit what, protected locations, and discovery.
+"""Events: their own rules (values, capacity, share links, notices) over access and locations.
 
-Who sees an event:
-- drafts: organizers of a hosting org (the creating org or a co-host) only;
-- public: everyone; members: members of a hosting org (others get a 404);
-- private: organizers, and anyone holding the share link (`/v1/events/shared/{token}`).
-
-Where it is (`location_for`): with location policy `attendees` or `reveal_at`, everyone but
-organizers and confirmed attendees (an RSVP going or attended; for `reveal_at` only from that
-time on) sees the coarse `area` and lat/lon on a ~5 km grid. That grid point is computed when
-the event is written (`public_lat`/`public_lon`) and is the only point lists and distances use.
+Who sees an event is api.services.access; where it is, api.services.locations; lists and
+search, api.services.event_search; status changes go through api.services.lifecycle.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-import msgspec
 from msgspec import UNSET
 
-from api.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation, Unauthorized
-from api.guards import require_org_role, require_two_factor_for
-from api.pagination import decode_cursor, split_page
+from api.errors import Conflict, NotFound, RuleViolation
+from api.guards import require_org_role
 from api.patching import place_columns, sent_fields
-from api.services import cohosts, counts
-from api.services.cohosts import cohost_view
+from api.services import access, counts, locations
+from api.services.lifecycle import HostedKind
 from api.services.orgs import check_timezone
+from api.services.ride_cascade import flag_rides_for_event
 from api.services.waitlist import promote_waitlist
 from api.texts import choose_language, pick
-from db.queries import cohosts as cohost_queries
-from db.queries import events, orgs
+from db.queries import events, hosts
 from db.queries.notifications import insert_event_notifications
 from db.queries.outbox import insert_outbox_entry
 from schemas.events import (
-    Cohost,
-    CohostAdd,
-    CohostList,
     Counts,
     Display,
     Event,
     EventCreate,
     EventLinks,
-    EventPage,
     EventPatch,
-    Location,
 )
 from schemas.feeds import FeedLinks, feed_links, feed_links_for, request_public_url
 from schemas.problems import FieldError
-
-#: public lat/lon of protected locations snap to this grid (degrees; ≈ 5.5 km of latitude)
-GRID_DEGREES = 0.05
-EARTH_RADIUS_KM = 6371.0088
 
 #: a change to any of these is a change a calendar shows: `sequence` rises
 CALENDAR_COLUMNS = frozenset(
@@ -95,28 +75,6 @@ NOT_VISIBLE = "No event has this id, or it is not visible to you."
 # ---------------------------------------------------------------- standing and visibility
 
 
-def is_organizer(row: asyncpg.Record) -> bool:
-    """Organizer or owner of the creating org or of a co-hosting org."""
-    return max(row["host_rank"], row["cohost_rank"]) >= 2
-
-
-def is_member(row: asyncpg.Record) -> bool:
-    """Any role in the creating org or a co-hosting org."""
-    return max(row["host_rank"], row["cohost_rank"]) >= 1
-
-
-def can_view(row: asyncpg.Record, *, via_share_link: bool = False) -> bool:
-    if is_organizer(row):
-        return True
-    if row["status"] == "draft":
-        return False
-    if row["visibility"] == "public":
-        return True
-    if row["visibility"] == "members":
-        return is_member(row)
-    return via_share_link
-
-
 async def require_event_organizer(
     conn: asyncpg.Connection,
     event_id: UUID,
@@ -131,89 +89,15 @@ async def require_event_organizer(
     access. Anonymous → 401; an event the caller may not see → 404; seen but no role → 403.
     `for_update` locks the event row for the rest of the transaction.
     """
-    if account_id is None:
-        raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
-    row = await events.select_event(conn, event_id, account_id, for_update=for_update)
-    if row is None or not can_view(row):
+    caller = access.require_login(account_id)
+    row = await events.select_event(conn, event_id, caller, for_update=for_update)
+    if row is None or not access.can_view(row):
         raise NotFound(NOT_VISIBLE)
-    if attendee_access:
-        allowed = max(row["host_rank"], row["cohost_attendee_rank"]) >= 2
-        if not allowed:
-            raise Forbidden(
-                "Only organizers of the creating organization, or of a co-host it granted "
-                "attendee access, see who is coming."
-            )
-    elif not is_organizer(row):
-        raise Forbidden("This needs the organizer role in an organization hosting the event.")
-    await require_two_factor_for(conn, "event", event_id, account_id)
-    return row
-
-
-async def _require_host_organizer(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, action: str
-) -> asyncpg.Record:
-    """Like require_event_organizer, but only the creating org's organizers qualify."""
-    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
-    if row["host_rank"] < 2:
-        raise Forbidden(f"Only organizers of the creating organization {action}.")
+    await access.require_organizer(conn, "event", row, caller, attendee_access=attendee_access)
     return row
 
 
 # ---------------------------------------------------------------- the view
-
-
-def grid_point(lat: float | None, lon: float | None) -> tuple[float | None, float | None]:
-    """Snap a point to the ~5 km grid (what callers see of a protected location)."""
-    if lat is None or lon is None:
-        return None, None
-    return (
-        round(round(lat / GRID_DEGREES) * GRID_DEGREES, 2),
-        round(round(lon / GRID_DEGREES) * GRID_DEGREES, 2),
-    )
-
-
-def may_see_exact_location(
-    row: asyncpg.Record, *, organizer: bool, confirmed: bool, now: datetime | None = None
-) -> bool:
-    """Whether a caller sees the venue: organizers always; confirmed attendees (going or
-    attended) under policy `attendees`, or under `reveal_at` once that time has come."""
-    policy = row["location_policy"]
-    if policy == "public" or organizer:
-        return True
-    if not confirmed:
-        return False
-    if policy == "attendees":
-        return True
-    reveal_at = row["reveal_at"]
-    return reveal_at is not None and (now or datetime.now(UTC)) >= reveal_at
-
-
-def location_for(row: asyncpg.Record, *, exact_allowed: bool) -> Location:
-    """The event's location as a caller may see it.
-
-    `exact_allowed` comes from `may_see_exact_location` (or, for an RSVP's manage link, from
-    that RSVP's status). Without it, a protected location shows only the area, the grid point
-    and `precision: "area"`: no venue name, address or virtual link.
-    """
-    if exact_allowed or row["location_policy"] == "public":
-        return Location(
-            precision="exact",
-            area=row["area"],
-            name=row["venue_name"],
-            address=row["venue_address"],
-            lat=row["venue_lat"],
-            lon=row["venue_lon"],
-            virtual_url=row["virtual_url"],
-        )
-    return Location(
-        precision="area",
-        area=row["area"],
-        name=None,
-        address=None,
-        lat=row["public_lat"],
-        lon=row["public_lon"],
-        virtual_url=None,
-    )
 
 
 def _counts(row: asyncpg.Record, organizer: bool) -> Counts:
@@ -249,8 +133,9 @@ def event_view(
     whose RSVP is going). Never carries attendee data: counts only, hidden from non-organizers
     when the event hides counts.
     """
-    organizer = is_organizer(row)
-    confirmed = row["is_confirmed"] if confirmed is None else confirmed
+    organizer = access.is_organizer(row)
+    confirmed = access.is_confirmed(row) if confirmed is None else confirmed
+    place = locations.place_of(row, "venue")
     title, summary, description = row["title"], row["summary"], row["description"]
     available = list(row["languages"]) or list(title)
     lang = choose_language(available, languages) or next(iter(title), "und")
@@ -273,9 +158,11 @@ def event_view(
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         timezone=row["timezone"],
-        location=location_for(
-            row,
-            exact_allowed=may_see_exact_location(row, organizer=organizer, confirmed=confirmed),
+        location=locations.location_for(
+            place,
+            exact_allowed=locations.may_see_exact_location(
+                place, access.Standing(organizer=organizer, confirmed=confirmed)
+            ),
         ),
         visibility=row["visibility"],
         status=row["status"],
@@ -332,20 +219,9 @@ def _languages(given: Sequence[str] | None, *texts: Mapping[str, str]) -> list[s
     return _unique([*(given or []), *keys]) if given else _unique(keys)
 
 
-def _with_public_point(values: dict[str, Any]) -> dict[str, Any]:
-    if values["location_policy"] == "public":
-        values["public_lat"], values["public_lon"] = values["venue_lat"], values["venue_lon"]
-    else:
-        values["public_lat"], values["public_lon"] = grid_point(
-            values["venue_lat"], values["venue_lon"]
-        )
-    return values
-
-
 def values_from_create(data: EventCreate) -> dict[str, Any]:
     """Every writable column of a new event, from the request."""
-    venue = data.venue
-    return _with_public_point(
+    return locations.with_public_point(
         {
             "kind": data.kind,
             "title": data.title,
@@ -355,10 +231,7 @@ def values_from_create(data: EventCreate) -> dict[str, Any]:
             "starts_at": data.starts_at,
             "ends_at": data.ends_at,
             "timezone": data.timezone,
-            "venue_name": venue.name if venue else None,
-            "venue_address": venue.address if venue else None,
-            "venue_lat": venue.lat if venue else None,
-            "venue_lon": venue.lon if venue else None,
+            **place_columns("venue", data.venue),
             "area": data.area,
             "virtual_url": data.virtual_url,
             "visibility": data.visibility,
@@ -369,7 +242,8 @@ def values_from_create(data: EventCreate) -> dict[str, Any]:
             "accessibility_notes": data.accessibility_notes,
             "contact": data.contact,
             "hide_counts": data.hide_counts,
-        }
+        },
+        "venue",
     )
 
 
@@ -421,7 +295,7 @@ def apply_patch(current: Mapping[str, Any], data: EventPatch) -> dict[str, Any]:
         and data.reveal_at is UNSET
     ):
         new["reveal_at"] = None
-    return _with_public_point(new)
+    return locations.with_public_point(new, "venue")
 
 
 def check_rules(values: Mapping[str, Any], pointer_base: str = "#") -> None:
@@ -485,7 +359,7 @@ def share_url(public_url: str, token: str) -> str:
 # ---------------------------------------------------------------- helpers
 
 
-def _notice(row: asyncpg.Record, **extra: Any) -> dict[str, Any]:
+def notice(row: asyncpg.Record, **extra: Any) -> dict[str, Any]:
     """A notification payload: what changed, never where exactly (the inbox is not the venue)."""
     return {
         "event_id": str(row["id"]),
@@ -498,7 +372,7 @@ def _notice(row: asyncpg.Record, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _outbox(conn: asyncpg.Connection, row: asyncpg.Record, topic: str) -> None:
+async def outbox(conn: asyncpg.Connection, row: asyncpg.Record, topic: str) -> None:
     await insert_outbox_entry(
         conn,
         row["org_id"],
@@ -508,12 +382,27 @@ async def _outbox(conn: asyncpg.Connection, row: asyncpg.Record, topic: str) -> 
     )
 
 
-async def _reload(
+async def reload(
     conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
 ) -> asyncpg.Record:
     row = await events.select_event(conn, event_id, account_id)
     assert row is not None
     return row
+
+
+async def _find(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
+) -> asyncpg.Record:
+    return await require_event_organizer(conn, event_id, account_id)
+
+
+async def _lock(
+    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
+) -> asyncpg.Record:
+    return await require_event_organizer(conn, event_id, account_id, for_update=True)
+
+
+EVENTS = HostedKind(kind="event", find=_find, lock=_lock, reload=reload, outbox=outbox)
 
 
 # ---------------------------------------------------------------- create, read
@@ -532,11 +421,11 @@ async def create_event(
     values = values_from_create(data)
     check_rules(values)
     token, token_hash = new_share_token() if data.visibility == "private" else (None, None)
-    event_id = await events.insert_event(
-        conn, org["id"], account_id, values, share_token_hash=token_hash
+    event_id = await hosts.insert_hosted(
+        conn, "event", org["id"], account_id, {**values, "share_token_hash": token_hash}
     )
-    row = await _reload(conn, event_id, account_id)
-    await _outbox(conn, row, "event.created")
+    row = await reload(conn, event_id, account_id)
+    await outbox(conn, row, "event.created")
     return event_view(row, languages, share_url=share_url(public_url, token) if token else None)
 
 
@@ -544,7 +433,7 @@ async def get_event(
     conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
 ) -> Event:
     row = await events.select_event(conn, event_id, account_id)
-    if row is None or not can_view(row):
+    if row is None or not access.can_view(row):
         raise NotFound(NOT_VISIBLE)
     return event_view(row, languages)
 
@@ -554,7 +443,7 @@ async def get_shared_event(
 ) -> Event:
     """A private event through its share link (drafts stay hidden until published)."""
     row = await events.select_event_by_share_hash(conn, share_token_hash(token), account_id)
-    if row is None or not can_view(row, via_share_link=True):
+    if row is None or not access.can_view(row, via_share_link=True):
         raise NotFound(
             "This share link is unknown, was rotated, or the event is not published yet."
         )
@@ -602,8 +491,9 @@ async def update_event(
     status = "published" if row["status"] == "postponed" and times_given else None
     share = None
     if changed or status:
-        await events.update_event(
+        await hosts.update_hosted(
             conn,
+            "event",
             event_id,
             new,
             bump_sequence=bool(changed & CALENDAR_COLUMNS) or status is not None,
@@ -620,95 +510,20 @@ async def update_event(
         # leave the waiting head group too large to ever fit, so those behind it move up
         if capacity != current["capacity"]:
             await promote_waitlist(conn, event_id, None)
-        after = await _reload(conn, event_id, account_id)
+        after = await reload(conn, event_id, account_id)
         if row["status"] in ("published", "postponed") and (changed & MOVE_COLUMNS or status):
-            await insert_event_notifications(conn, event_id, "event.moved", _notice(after))
+            await insert_event_notifications(conn, event_id, "event.moved", notice(after))
         if changed & {"starts_at", "ends_at"}:
-            from api.services.ride_cascade import flag_rides_for_event  # rides import this module
-
             await flag_rides_for_event(conn, event_id)
-        await _outbox(conn, after, "event.updated")
+        await outbox(conn, after, "event.updated")
     else:
         after = row
     return event_view(after, languages, share_url=share)
 
 
-# ---------------------------------------------------------------- lifecycle
-
-_FINAL = "This event is cancelled, and cancelled is final."
-
-
-async def publish_event(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Event:
-    """draft → published."""
-    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
-    status = row["status"]
-    if status == "cancelled":
-        raise Conflict(f"{_FINAL} It cannot be published again; create a new event.")
-    if status == "published":
-        raise Conflict("This event is already published.")
-    if status == "postponed":
-        raise Conflict(
-            "A postponed event is republished by giving it new times: PATCH starts_at and ends_at."
-        )
-    await events.update_event_status(conn, event_id, "published")
-    after = await _reload(conn, event_id, account_id)
-    await _outbox(conn, after, "event.updated")
-    return event_view(after, languages)
-
-
-async def postpone_event(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Event:
-    """published → postponed (new date not known yet); RSVPs are kept and told."""
-    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
-    status = row["status"]
-    if status == "cancelled":
-        raise Conflict(f"{_FINAL} It cannot be postponed.")
-    if status == "draft":
-        raise Conflict("Only a published event can be postponed; this one is a draft.")
-    if status == "postponed":
-        raise Conflict("This event is already postponed.")
-    await events.update_event_status(conn, event_id, "postponed")
-    after = await _reload(conn, event_id, account_id)
-    await insert_event_notifications(conn, event_id, "event.postponed", _notice(after))
-    from api.services.ride_cascade import flag_rides_for_event  # rides import this module
-
-    await flag_rides_for_event(conn, event_id)
-    await _outbox(conn, after, "event.updated")
-    return event_view(after, languages)
-
-
-async def cancel_event(
-    conn: asyncpg.Connection,
-    event_id: UUID,
-    account_id: UUID | None,
-    reason: str,
-    languages: Sequence[str],
-) -> Event:
-    """published or postponed → cancelled (final); everyone going or waitlisted is told why."""
-    row = await require_event_organizer(conn, event_id, account_id, for_update=True)
-    status = row["status"]
-    if status == "cancelled":
-        raise Conflict(f"{_FINAL}")
-    if status == "draft":
-        raise Conflict("A draft has nobody to tell; delete it instead.")
-    await events.update_event_status(conn, event_id, "cancelled", reason.strip())
-    after = await _reload(conn, event_id, account_id)
-    await insert_event_notifications(
-        conn, event_id, "event.cancelled", _notice(after, reason=after["cancel_reason"])
-    )
-    await _outbox(conn, after, "event.cancelled")
-    from api.services.ride_cascade import cancel_rides_for_event  # rides import this module
-
-    await cancel_rides_for_event(conn, event_id)
-    return event_view(after, languages)
-
-
 async def delete_event(conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None) -> None:
     """Delete a draft (creating org's organizers); published events are cancelled instead."""
-    row = await _require_host_organizer(conn, event_id, account_id, "delete an event")
+    row = await EVENTS.lock_as_host(conn, event_id, account_id, "delete an event")
     if row["status"] != "draft":
         raise Conflict(
             f"This event is {row['status']}: published events are never deleted, so people who "
@@ -737,8 +552,8 @@ async def rotate_share_link(
         raise Conflict("Only private events have share links; set visibility to private first.")
     token, token_hash = new_share_token()
     await events.update_share_token_hash(conn, event_id, token_hash)
-    after = await _reload(conn, event_id, account_id)
-    await _outbox(conn, after, "event.updated")
+    after = await reload(conn, event_id, account_id)
+    await outbox(conn, after, "event.updated")
     return event_view(after, languages, share_url=share_url(public_url, token))
 
 
@@ -749,269 +564,7 @@ async def notify_revealed_locations(conn: asyncpg.Connection, limit: int = 100) 
     handled = 0
     for row in await events.claim_due_reveals(conn, limit):
         await insert_event_notifications(
-            conn, row["id"], "event.location_revealed", _notice(row), statuses=("going",)
+            conn, row["id"], "event.location_revealed", notice(row), statuses=("going",)
         )
         handled += 1
     return handled
-
-
-# ---------------------------------------------------------------- lists
-
-
-class EventQuery(msgspec.Struct, kw_only=True):
-    """Validated list filters (the routes parse the query string into this)."""
-
-    starts_from: datetime | None = None
-    starts_to: datetime | None = None
-    kinds: Sequence[str] | None = None
-    tags: Sequence[str] | None = None
-    org: str | None = None
-    language: str | None = None
-    near: tuple[float, float] | None = None
-    radius_km: float | None = None
-    text: str | None = None
-    include_cancelled: bool = False
-
-
-def parse_near(near: str) -> tuple[float, float]:
-    """`lat,lon` in degrees; a malformed or out-of-range point is a 400."""
-    parts = near.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        lat, lon = float(parts[0]), float(parts[1])
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise ValueError
-    except ValueError:
-        raise BadRequest(
-            "`near` must be `lat,lon` in decimal degrees, e.g. near=32.53,-117.04.",
-            errors=[FieldError(pointer="#/query/near", detail="expected lat,lon")],
-        ) from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise BadRequest(
-            "`near` is out of range: lat must be within ±90 and lon within ±180.",
-            errors=[FieldError(pointer="#/query/near", detail="lat within ±90, lon within ±180")],
-        )
-    return lat, lon
-
-
-def check_query(query: EventQuery) -> None:
-    """Rules between filters (422), after each filter matched its schema."""
-    if query.near is not None and query.radius_km is None:
-        raise RuleViolation(
-            "`near` needs `radius_km` (how far from the point to look).",
-            errors=[FieldError(pointer="#/query/radius_km", detail="required with near")],
-        )
-    if query.radius_km is not None and query.near is None:
-        raise RuleViolation(
-            "`radius_km` needs `near` (the point to measure from).",
-            errors=[FieldError(pointer="#/query/near", detail="required with radius_km")],
-        )
-    if query.starts_from and query.starts_to and query.starts_from > query.starts_to:
-        raise RuleViolation(
-            "`from` is after `to`; no event can be in that window.",
-            errors=[FieldError(pointer="#/query/to", detail="must not be before from")],
-        )
-
-
-def bounding_box(
-    lat: float, lon: float, radius_km: float
-) -> tuple[float, float, float | None, float | None]:
-    """A lat/lon box holding the circle; lon bounds are None near poles or the antimeridian."""
-    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
-    lat_min, lat_max = max(-90.0, lat - dlat), min(90.0, lat + dlat)
-    widest = max(abs(lat_min), abs(lat_max))
-    if widest >= 89.9:
-        return lat_min, lat_max, None, None
-    dlon = math.degrees(radius_km / (EARTH_RADIUS_KM * math.cos(math.radians(widest))))
-    if lon - dlon < -180 or lon + dlon > 180:
-        return lat_min, lat_max, None, None
-    return lat_min, lat_max, lon - dlon, lon + dlon
-
-
-async def events_version(conn: asyncpg.Connection) -> int:
-    """A number that changes whenever any event (or its counts) changes."""
-    return await events.select_events_version(conn)
-
-
-#: `q` is always stemmed as Spanish and English (and unstemmed), whatever the caller reads
-SEARCH_LANGUAGES = ("es", "en")
-#: and in the caller's first few languages: a long Accept-Language adds no more work
-SEARCH_CALLER_LANGUAGES = 3
-
-
-def search_languages(languages: Sequence[str]) -> list[str]:
-    """The languages a query is stemmed in: the caller's first few, then Spanish and English."""
-    return [*languages[:SEARCH_CALLER_LANGUAGES], *SEARCH_LANGUAGES]
-
-
-#: a distance search looks first this far past where its page starts (or 1/16 of its radius)
-FIRST_RING_KM = 2.0
-
-
-async def _nearest_first(
-    select: Callable[[float], Awaitable[list[asyncpg.Record]]],
-    radius_km: float,
-    start_km: float,
-    limit: int,
-) -> list[asyncpg.Record]:
-    """A page by distance, looked for in widening rings: a page sorted by distance must sort
-    every candidate in its circle, and a dense city has thousands. When a ring holds more than
-    a page, the page is exact (whatever lies beyond the ring is farther than all it holds), so
-    the work follows the page, not the density; each ring that falls short doubles."""
-    width = min(FIRST_RING_KM, radius_km / 16)
-    # at most log2(20,000 km / 2 km) ≈ 14 rings; none for a radius too small to split
-    while width > 0 and start_km + width < radius_km:
-        rows = await select(start_km + width)
-        if len(rows) > limit:
-            return rows
-        width *= 2
-    return await select(radius_km)
-
-
-async def list_events(
-    conn: asyncpg.Connection,
-    account_id: UUID | None,
-    query: EventQuery,
-    cursor: str | None,
-    limit: int,
-    languages: Sequence[str],
-    *,
-    org_slug: str | None = None,
-) -> EventPage:
-    """Discovery (org_slug None) or one org's events (with co-hosted ones)."""
-    check_query(query)
-    org_id = None
-    if org_slug is not None:
-        org = await orgs.select_org(conn, org_slug)
-        if org is None:
-            raise NotFound(f"No organization has the slug {org_slug!r}.")
-        org_id = org["id"]
-    org_filter_id = None
-    if query.org is not None:
-        org = await orgs.select_org(conn, query.org)
-        if org is None:
-            return EventPage(items=[])
-        org_filter_id = org["id"]
-    by_distance = query.near is not None
-    by_relevance = query.text is not None and not by_distance
-    after = decode_cursor(
-        cursor,
-        tuple[float, UUID]
-        if by_distance
-        else tuple[int, datetime, UUID]
-        if by_relevance
-        else tuple[datetime, UUID],
-    )
-    statuses = ["published", "postponed"] + (["cancelled"] if query.include_cancelled else [])
-
-    async def select(radius_km: float | None) -> list[asyncpg.Record]:
-        return await events.select_events(
-            conn,
-            account_id=account_id,
-            org_id=org_id,
-            statuses=statuses,
-            starts_from=query.starts_from,
-            starts_to=query.starts_to,
-            kinds=query.kinds,
-            tags=[t.strip().lower() for t in query.tags] if query.tags else None,
-            org_filter_id=org_filter_id,
-            language=query.language,
-            near=query.near,
-            radius_km=radius_km,
-            box=bounding_box(*query.near, radius_km)
-            if query.near and radius_km is not None
-            else None,
-            text=query.text,
-            text_languages=search_languages(languages),
-            after=after,
-            limit=limit + 1,
-        )
-
-    if query.near is not None and query.radius_km is not None:
-        rows = await _nearest_first(select, query.radius_km, after[0] if after else 0.0, limit)
-    else:
-        rows = await select(None)
-    page, next_cursor = split_page(
-        rows,
-        limit,
-        (lambda r: (r["distance_km"], r["id"]))
-        if by_distance
-        else (lambda r: (r["search_tier"], r["starts_at"], r["id"]))
-        if by_relevance
-        else (lambda r: (r["starts_at"], r["id"])),
-    )
-    return EventPage(items=[event_view(r, languages) for r in page], next_cursor=next_cursor)
-
-
-# ---------------------------------------------------------------- co-hosts
-
-
-async def list_cohosts(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None
-) -> CohostList:
-    """Accepted co-hosts for every organizer of a hosting org; the pending invitations too
-    for the creating org's organizers, who sent them."""
-    row = await require_event_organizer(conn, event_id, account_id)
-    items = [cohost_view(r) for r in await events.select_cohosts(conn, event_id)]
-    if row["host_rank"] >= 2:
-        items += await cohosts.pending(conn, "event", event_id)
-    return CohostList(items=items)
-
-
-async def add_cohost(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, data: CohostAdd
-) -> Cohost:
-    """Invite another org to co-host: once its organizers accept, they may edit the event and
-    it lists under both orgs. A caller who is an organizer there too accepts at once."""
-    row = await _require_host_organizer(conn, event_id, account_id, "add co-hosts")
-    org = await cohosts.invited_org(conn, "event", event_id, row["org_id"], data.org)
-    assert account_id is not None
-    if not await cohosts.speaks_for(conn, data.org, account_id):
-        return await cohosts.invite(
-            conn, "event", event_id, org["id"], data.org, data.can_see_attendees
-        )
-    await cohost_queries.take_invitation(conn, "event", event_id, data.org)
-    return await _make_cohost(conn, event_id, account_id, org["id"], data.can_see_attendees)
-
-
-async def _make_cohost(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID, org_id: UUID, grant: bool
-) -> Cohost:
-    record = await events.insert_cohost(conn, event_id, org_id, grant)
-    if record is None:
-        raise Conflict("This organization already co-hosts this event.")
-    await events.touch_event(conn, event_id)
-    await _outbox(conn, await _reload(conn, event_id, account_id), "event.updated")
-    return cohost_view(record)
-
-
-async def accept_cohost(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, slug: str
-) -> Cohost:
-    """An organizer of the invited org accepts: from now on it co-hosts the event."""
-    invitation = await cohosts.answer(conn, "event", event_id, slug, account_id)
-    assert account_id is not None
-    return await _make_cohost(
-        conn, event_id, account_id, invitation["org_id"], invitation["can_see_attendees"]
-    )
-
-
-async def decline_cohost(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, slug: str
-) -> None:
-    """An organizer of the invited org declines: the invitation is gone, nothing was shown."""
-    await cohosts.answer(conn, "event", event_id, slug, account_id)
-
-
-async def remove_cohost(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, slug: str
-) -> None:
-    """Remove a co-host, or withdraw an invitation not yet answered."""
-    await _require_host_organizer(conn, event_id, account_id, "remove co-hosts")
-    if await cohost_queries.take_invitation(conn, "event", event_id, slug) is not None:
-        return
-    if not await events.delete_cohost(conn, event_id, slug):
-        raise NotFound(f"{slug!r} does not co-host this event.")
-    await events.touch_event(conn, event_id)
-    await _outbox(conn, await _reload(conn, event_id, account_id), "event.updated")

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 
 from api.ical import FeedItem
-from api.services import events, itinerary, trips
+from api.services import itinerary, locations, trips
 from api.services.feed_rendering import Reader
+from api.services.locations import Place
 from api.texts import choose_language, pick
 
 MAX_DESCRIPTION_CHARS = 2_000
@@ -86,9 +87,9 @@ def _description(*parts: str) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def _place(row: Row, exact: bool) -> tuple[str | None, tuple[float, float] | None]:
+def _place(place: Place, exact: bool) -> tuple[str | None, tuple[float, float] | None]:
     """LOCATION and GEO as the reader may know them: GEO only with the exact place."""
-    location = events.location_for(cast(asyncpg.Record, row), exact_allowed=exact)
+    location = locations.location_for(place, exact_allowed=exact)
     if location.precision != "exact":
         return location.area, None
     text = ", ".join(part for part in (location.name, location.address) if part)
@@ -139,7 +140,7 @@ def _occasion_item(
     reader: Reader,
     *,
     path: str,
-    place: Row,
+    place: Place,
     exact: bool,
     attendance: str | None,
     changed: Sequence[datetime],
@@ -190,7 +191,7 @@ def event_item(
         row,
         reader,
         path="events",
-        place=row,
+        place=locations.place_of(row, "venue"),
         exact=exact,
         attendance=attendance,
         changed=changed,
@@ -244,7 +245,7 @@ def trip_item(
         trip,
         reader,
         path="trips",
-        place=trips.meeting_point(trip),
+        place=trips.trip_place(trip),
         exact=exact,
         attendance=attendance,
         changed=changed,
@@ -265,7 +266,7 @@ def itinerary_item(
     lang = item_language(trip, reader.languages)
     words = feed_words(reader.languages, lang)
     _, prefix = _status_and_prefix(words, trip["status"], attendance)
-    location, geo = _place(itinerary.place_of(item, trip), exact)
+    location, geo = _place(itinerary.item_place(item, trip), exact)
     return FeedItem(
         uid=f"itinerary-{item['id']}@caravan",
         summary=f"{prefix}{pick(item['title'], lang)} · {pick(trip['title'], lang)}",

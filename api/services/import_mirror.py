@@ -30,8 +30,8 @@ import asyncpg
 
 from api.services import own_feeds
 from api.services.feed_parsing import Entry
-from db.queries import events as event_queries
 from db.queries import feed_imports as q
+from db.queries import hosts
 from db.queries.outbox import insert_outbox_entry
 
 IMPORTED_TAG = "imported"
@@ -107,8 +107,8 @@ async def apply_entries(
         status = "cancelled" if entry.cancelled else "published"
         row = existing.get(key)
         if row is None:
-            event_id = await event_queries.insert_event(
-                conn, feed["org_id"], None, values, status=status
+            event_id = await hosts.insert_hosted(
+                conn, "event", feed["org_id"], None, {**values, "status": status}
             )
             await q.mark_imported(conn, event_id, feed["id"], entry.calendar, entry.uid, entry.url)
             await _outbox(conn, feed["org_id"], event_id, "event.created")
@@ -123,10 +123,10 @@ async def apply_entries(
             await q.set_owner(conn, row["id"], feed["id"])  # its owner is paused
         if _same(row, values) and row["status"] == status and row["source_url"] == entry.url:
             continue
-        await event_queries.update_event(conn, row["id"], values, bump_sequence=True)
+        await hosts.update_hosted(conn, "event", row["id"], values, bump_sequence=True)
         if status != row["status"]:
             # the source decides: a cancelled entry may even come back
-            await event_queries.update_event_status(conn, row["id"], status)
+            await hosts.update_status(conn, "event", row["id"], status)
         await q.update_source_url(conn, row["id"], entry.url)
         cancelled_now = status == "cancelled" and row["status"] != "cancelled"
         topic = "event.cancelled" if cancelled_now else "event.updated"

@@ -9,7 +9,7 @@ item's `sequence` and the trip's, so calendars update.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -17,18 +17,17 @@ from msgspec import UNSET
 
 from api.errors import Conflict, NotFound, RuleViolation
 from api.patching import place_columns, sent_fields
-from api.services import events
+from api.services import access, locations
+from api.services.locations import Place
 from api.services.trip_access import (
     Row,
-    is_accepted,
-    is_trip_organizer,
     require_not_final,
     require_trip_organizer,
     visible_trip,
 )
 from api.services.trips import outbox, reload, sees_exact_places, trip_language
 from api.texts import pick
-from db.queries import itinerary, trips
+from db.queries import hosts, itinerary
 from schemas.itinerary import (
     ItemDisplay,
     Itinerary,
@@ -45,20 +44,9 @@ MAX_ITEMS = 200
 # ---------------------------------------------------------------- the view
 
 
-def place_of(item: Row, trip: Row) -> dict[str, Any]:
-    """The item in the shape events.location_for reads, under the trip's location policy."""
-    return {
-        "location_policy": trip["location_policy"],
-        "reveal_at": trip["reveal_at"],
-        "area": item["area"],
-        "venue_name": item["place_name"],
-        "venue_address": item["place_address"],
-        "venue_lat": item["place_lat"],
-        "venue_lon": item["place_lon"],
-        "public_lat": item["public_lat"],
-        "public_lon": item["public_lon"],
-        "virtual_url": None,
-    }
+def item_place(item: Row, trip: Row) -> Place:
+    """The item's place, under the trip's location policy."""
+    return locations.place_of(item, "place", policy=trip)
 
 
 def item_view(item: Row, trip: Row, lang: str, *, exact_allowed: bool) -> ItineraryItem:
@@ -75,9 +63,7 @@ def item_view(item: Row, trip: Row, lang: str, *, exact_allowed: bool) -> Itiner
         ),
         starts_at=item["starts_at"],
         ends_at=item["ends_at"],
-        location=events.location_for(
-            cast(asyncpg.Record, place_of(item, trip)), exact_allowed=exact_allowed
-        ),
+        location=locations.location_for(item_place(item, trip), exact_allowed=exact_allowed),
         visibility=item["visibility"],
         sequence=item["sequence"],
         updated_at=item["updated_at"],
@@ -86,7 +72,7 @@ def item_view(item: Row, trip: Row, lang: str, *, exact_allowed: bool) -> Itiner
 
 async def itinerary_for(conn: asyncpg.Connection, trip: Row, languages: Sequence[str]) -> Itinerary:
     """The itinerary as the caller behind `trip` (a row from db.queries.trips) may see it."""
-    full = is_trip_organizer(trip) or is_accepted(trip)
+    full = access.is_organizer(trip) or access.is_confirmed(trip)
     rows = await itinerary.select_items(conn, trip["id"], include_participant_only=full)
     lang = trip_language(trip, languages)
     exact = sees_exact_places(trip)
@@ -105,31 +91,20 @@ async def get_itinerary(
 # ---------------------------------------------------------------- values and rules
 
 
-def _with_public_point(values: dict[str, Any]) -> dict[str, Any]:
-    # Always the grid point: a later switch of the trip's policy away from public must not
-    # leave an exact point in the column shown to everyone.
-    values["public_lat"], values["public_lon"] = events.grid_point(
-        values["place_lat"], values["place_lon"]
-    )
-    return values
-
-
 def values_from_create(data: ItineraryItemCreate) -> dict[str, Any]:
-    place = data.place
-    return _with_public_point(
+    return locations.with_public_point(
         {
             "kind": data.kind,
             "title": data.title,
             "notes": data.notes,
             "starts_at": data.starts_at,
             "ends_at": data.ends_at,
-            "place_name": place.name if place else None,
-            "place_address": place.address if place else None,
-            "place_lat": place.lat if place else None,
-            "place_lon": place.lon if place else None,
+            **place_columns("place", data.place),
             "area": data.area,
             "visibility": data.visibility,
-        }
+        },
+        "place",
+        always_grid=True,
     )
 
 
@@ -140,7 +115,8 @@ def apply_patch(current: Row, data: ItineraryItemPatch) -> dict[str, Any]:
     )
     if data.place is not UNSET:
         new.update(place_columns("place", data.place))
-    return _with_public_point(new)
+    # always the grid point: the trip may turn protected later, and this column is public
+    return locations.with_public_point(new, "place", always_grid=True)
 
 
 def check_rules(values: Row, trip: Row) -> None:
@@ -170,7 +146,7 @@ async def _changed(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None
 ) -> asyncpg.Record:
     """The trip after an itinerary change: its sequence rises and partners hear of it."""
-    await trips.touch_trip(conn, trip_id, bump_sequence=True)
+    await hosts.touch(conn, "trip", trip_id, bump_sequence=True)
     after = await reload(conn, trip_id, account_id)
     await outbox(conn, after, "trip.updated")
     return after

@@ -14,7 +14,7 @@ from api.pagination import decode_cursor, split_page
 from api.services import events
 from api.services.briefs import announcement, notification
 from api.services.rsvp_booking import visible_event
-from db.queries import announcements, notifications, outbox, rsvps
+from db.queries import hosts, notifications, outbox, rsvps
 from schemas.announcements import AnnouncementCreate, AnnouncementPage, PostedAnnouncement
 from schemas.notifications import Notification, NotificationPage, ReadAll
 
@@ -70,8 +70,8 @@ async def post_announcement(
     if account_id is None:
         raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
     event = await events.require_event_organizer(conn, event_id, account_id)
-    record = await announcements.insert_announcement(
-        conn, event_id, event["org_id"], account_id, data.body
+    record = await hosts.insert_announcement(
+        conn, "event", event_id, event["org_id"], account_id, data.body
     )
     reached = await notifications.insert_event_notifications(
         conn,
@@ -107,7 +107,7 @@ async def list_announcements(
         if not await rsvps.account_has_live_rsvp(conn, event_id, account_id):
             raise Forbidden("Announcements are for the people coming and the organizers.")
     before = decode_cursor(cursor, tuple[datetime, UUID])
-    rows = await announcements.select_announcements(conn, event_id, before, limit + 1)
+    rows = await hosts.select_announcements(conn, "event", event_id, before, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["created_at"], r["id"]))
     return AnnouncementPage(
         items=[announcement(r, languages) for r in page], next_cursor=next_cursor

@@ -22,7 +22,7 @@ import asyncpg
 from api.errors import NotFound
 from api.pagination import decode_cursor, encode_cursor
 from api.services.api_keys import Partner, require_scope
-from api.services.events import location_for
+from api.services.locations import location_for, place_of
 from api.texts import choose_language, pick
 from db.queries import orgs
 from db.queries import partner_sync as q
@@ -50,7 +50,7 @@ def _local(moment: datetime, timezone: str) -> str:
 
 
 def _location(row: asyncpg.Record) -> OsdiLocation | None:
-    where = location_for(row, exact_allowed=False)
+    where = location_for(place_of(row, "venue"), exact_allowed=False)
     geo = None
     exact = where.precision == "exact"
     if where.lat is not None and where.lon is not None:

@@ -17,7 +17,7 @@ from api.errors import BadRequest
 from api.pagination import decode_cursor, encode_cursor
 from api.services import counts
 from api.services.api_keys import Partner, require_scope
-from api.services.events import location_for
+from api.services.locations import location_for, place_of
 from db.queries import partner_sync as q
 from schemas.partners import PartnerChange, PartnerEvent, PartnerEventPage, StatusCounts
 from schemas.problems import FieldError
@@ -64,7 +64,7 @@ def partner_event(row: asyncpg.Record, public_url: str, *, counts: bool) -> Part
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         timezone=row["timezone"],
-        location=location_for(row, exact_allowed=False),
+        location=location_for(place_of(row, "venue"), exact_allowed=False),
         status=row["status"],
         cancel_reason=row["cancel_reason"],
         capacity=row["capacity"],

@@ -6,7 +6,6 @@ itineraries (participant-only items once accepted), and rides.
 
 from __future__ import annotations
 
-from typing import cast
 from uuid import UUID
 
 import asyncpg
@@ -14,7 +13,8 @@ import asyncpg
 from api.crypto import Keyring, token_hash
 from api.errors import NotFound
 from api.ical import FeedItem
-from api.services import events, feed_rendering, my_rides
+from api.services import feed_rendering, locations, my_rides, trips
+from api.services.access import Standing
 from api.services.feed_items import (
     event_item,
     feed_words,
@@ -42,8 +42,10 @@ async def manage_feed(conn: asyncpg.Connection, token: str, reader: Reader) -> F
     row = await q.select_feed_event(conn, record["event_id"])
     assert row is not None
     attendance = record["status"]
-    exact = events.may_see_exact_location(
-        row, organizer=False, confirmed=attendance in ("going", "attended"), now=reader.now
+    exact = locations.may_see_exact_location(
+        locations.place_of(row, "venue"),
+        Standing(organizer=False, confirmed=attendance in ("going", "attended")),
+        reader.now,
     )
     changed = [record["updated_at"]]
     item = event_item(row, reader, exact=exact, attendance=attendance, changed=changed)
@@ -68,8 +70,10 @@ async def personal_feed(
     window = {"now": reader.now, "since": reader.since, "until": reader.until}
     items: list[FeedItem] = []
     for row in await q.select_account_feed_rsvps(conn, account_id, **window, limit=MAX_ITEMS):
-        exact = events.may_see_exact_location(
-            row, organizer=row["is_organizer"], confirmed=row["is_confirmed"], now=reader.now
+        exact = locations.may_see_exact_location(
+            locations.place_of(row, "venue"),
+            Standing(organizer=row["is_organizer"], confirmed=row["is_confirmed"]),
+            reader.now,
         )
         attendance = "going" if row["rsvp_status"] == "attended" else row["rsvp_status"]
         changed = [row["rsvp_updated_at"]]
@@ -104,11 +108,10 @@ async def _my_trips(conn: asyncpg.Connection, account_id: UUID, reader: Reader) 
     items = []
     for trip in rows:
         accepted = trip["application_status"] == "accepted"
-        exact = events.may_see_exact_location(
-            cast(asyncpg.Record, trip),
-            organizer=trip["is_organizer"],
-            confirmed=accepted,
-            now=reader.now,
+        exact = locations.may_see_exact_location(
+            trips.trip_place(trip),
+            Standing(organizer=trip["is_organizer"], confirmed=accepted),
+            reader.now,
         )
         attendance = "going" if accepted else trip["application_status"]
         changed = [trip["application_updated_at"]]

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from api.errors import NotFound
-from api.services import events, feed_rendering, trip_access, trips
+from api.services import access, events, feed_rendering, locations, trip_access, trips
 from api.services.feed_items import event_item, itinerary_item, trip_item
 from api.services.feed_rendering import MAX_ITEMS, Feed, Reader
 from db.queries import events as event_queries
@@ -50,7 +50,7 @@ async def event_feed(
 ) -> Feed:
     """One event as the caller sees it in the JSON (anonymous: public events only)."""
     row = await event_queries.select_event(conn, event_id, account_id)
-    if row is None or not events.can_view(row):
+    if row is None or not access.can_view(row):
         raise NotFound(events.NOT_VISIBLE)
     return await _single_event(row, reader, private=account_id is not None)
 
@@ -66,7 +66,7 @@ async def shared_event_feed(
     row = await event_queries.select_event_by_share_hash(
         conn, events.share_token_hash(token), account_id
     )
-    if row is None or not events.can_view(row, via_share_link=True):
+    if row is None or not access.can_view(row, via_share_link=True):
         raise NotFound(
             "This share link is unknown, was rotated, or the event is not published yet."
         )
@@ -74,9 +74,8 @@ async def shared_event_feed(
 
 
 async def _single_event(row: asyncpg.Record, reader: Reader, *, private: bool) -> Feed:
-    organizer = events.is_organizer(row)
-    exact = events.may_see_exact_location(
-        row, organizer=organizer, confirmed=row["is_confirmed"], now=reader.now
+    exact = locations.may_see_exact_location(
+        locations.place_of(row, "venue"), access.standing_of(row), reader.now
     )
     item = event_item(row, reader, exact=exact)
     private = private or row["visibility"] != "public"
@@ -90,9 +89,9 @@ async def trip_feed(
 ) -> Feed:
     """A trip and its itinerary as the caller sees them (anonymous: public trips, public items)."""
     trip = await trip_queries.select_trip(conn, trip_id, account_id)
-    if trip is None or not trip_access.can_view(trip):
+    if trip is None or not access.can_view(trip):
         raise NotFound(trip_access.NOT_VISIBLE)
-    full = trip_access.is_trip_organizer(trip) or trip_access.is_accepted(trip)
+    full = access.is_organizer(trip) or access.is_confirmed(trip)
     exact = trips.sees_exact_places(trip, reader.now)
     rows = await q.select_trip_items(conn, [trip["id"]], [trip["id"]] if full else [])
     items = [trip_item(trip, reader, exact=exact)]

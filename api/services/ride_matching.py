@@ -11,7 +11,7 @@ import msgspec
 from api.crypto import Keyring
 from api.errors import RuleViolation
 from api.pagination import decode_cursor, split_page
-from api.services.events import bounding_box
+from api.services.locations import bounding_box, check_near
 from api.services.ride_offers import require_driver, visible_offer
 from api.services.ride_parents import require_parent
 from api.services.ride_views import offer_view, request_view
@@ -44,16 +44,7 @@ class RideQuery(msgspec.Struct, kw_only=True):
 
 def check_ride_query(query: RideQuery) -> None:
     """Rules between filters (422), after each matched its schema."""
-    if query.near is not None and query.radius_km is None:
-        raise RuleViolation(
-            "`near` needs `radius_km` (how far from the point to look).",
-            errors=[FieldError(pointer="#/query/radius_km", detail="required with near")],
-        )
-    if query.radius_km is not None and query.near is None:
-        raise RuleViolation(
-            "`radius_km` needs `near` (the point to measure from).",
-            errors=[FieldError(pointer="#/query/near", detail="required with radius_km")],
-        )
+    check_near(query.near, query.radius_km)
     if query.depart_from and query.depart_to and query.depart_from > query.depart_to:
         raise RuleViolation(
             "`depart_from` is after `depart_to`; no ride leaves in that window.",

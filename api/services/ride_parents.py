@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from api.errors import Conflict, Forbidden, NotFound
-from api.services.events import can_view, is_organizer
+from api.services.access import can_view, is_organizer
 from db.queries import events as event_queries
 from db.queries import trips as trip_queries
 

@@ -18,6 +18,7 @@ import msgspec
 
 from api.crypto import Keyring
 from api.services import encryption
+from api.services.locations import snap
 from db.queries import audit, data_keys
 from db.queries import ride_offers as offer_queries
 from db.queries import ride_pickups as pickup_queries
@@ -30,10 +31,7 @@ RIDE_GRID_DEGREES = 0.02
 
 def area_point(lat: float, lon: float) -> tuple[float, float]:
     """Snap a point to the ~2 km grid: what anyone may know of a departure area."""
-    return (
-        round(round(lat / RIDE_GRID_DEGREES) * RIDE_GRID_DEGREES, 2),
-        round(round(lon / RIDE_GRID_DEGREES) * RIDE_GRID_DEGREES, 2),
-    )
+    return snap(lat, lon, RIDE_GRID_DEGREES)
 
 
 SCOPE = "ride_offer"

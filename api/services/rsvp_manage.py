@@ -13,7 +13,8 @@ from api.config import Settings
 from api.crypto import Keyring, token_hash
 from api.errors import Conflict, NotFound
 from api.pagination import decode_cursor, split_page
-from api.services import encryption, events
+from api.services import encryption, locations
+from api.services.access import Standing
 from api.services.briefs import announcement, event_brief, notification, shift_brief
 from api.services.rsvp_booking import (
     cancel,
@@ -32,7 +33,7 @@ from api.services.rsvp_keys import (
     rsvp_key,
 )
 from api.texts import choose_language, pick
-from db.queries import announcements, notifications, rsvps, shifts
+from db.queries import hosts, notifications, rsvps, shifts
 from schemas.rsvps import EventBrief, ManageView, MyRsvp, MyRsvpPage, Rsvp, RsvpPatch, ShiftBrief
 
 #: what the manage link shows at most of announcements and notifications
@@ -58,8 +59,9 @@ async def manage_view(
     shift = await shifts.select_shift(conn, record["shift_id"]) if record["shift_id"] else None
     confirmed = record["status"] in ("going", "attended")
     live = record["status"] != "cancelled"
+    place = locations.place_of(event, "venue")
     news = (
-        await announcements.select_announcements(conn, event["id"], None, MANAGE_VIEW_ITEMS)
+        await hosts.select_announcements(conn, "event", event["id"], None, MANAGE_VIEW_ITEMS)
         if live
         else []
     )
@@ -69,10 +71,10 @@ async def manage_view(
     return ManageView(
         rsvp=await rsvp_view(conn, keyring, record),
         event=event_brief(event, languages),
-        location=events.location_for(
-            event,
-            exact_allowed=events.may_see_exact_location(
-                event, organizer=False, confirmed=confirmed
+        location=locations.location_for(
+            place,
+            exact_allowed=locations.may_see_exact_location(
+                place, Standing(organizer=False, confirmed=confirmed)
             ),
         ),
         shift=shift_brief(shift, languages) if shift else None,

@@ -15,8 +15,9 @@ from msgspec import UNSET, structs
 from api.errors import NotFound, RuleViolation
 from api.guards import require_org_role
 from api.services import events as event_rules
+from api.services.access import can_view
 from api.services.orgs import check_timezone
-from db.queries import events
+from db.queries import events, hosts
 from db.queries.outbox import insert_outbox_entry
 from schemas.events import EventPatch, Series, SeriesCreate
 from schemas.problems import FieldError
@@ -141,15 +142,18 @@ async def create_series(
         token, token_hash = (
             event_rules.new_share_token() if template.visibility == "private" else (None, None)
         )
-        event_id = await events.insert_event(
+        event_id = await hosts.insert_hosted(
             conn,
+            "event",
             org["id"],
             account_id,
-            occurrence,
-            status="published" if data.publish else "draft",
-            share_token_hash=token_hash,
-            series_id=series_id,
-            series_index=index,
+            {
+                **occurrence,
+                "status": "published" if data.publish else "draft",
+                "share_token_hash": token_hash,
+                "series_id": series_id,
+                "series_index": index,
+            },
         )
         if token:
             share_urls[event_id] = event_rules.share_url(public_url, token)
@@ -168,7 +172,7 @@ async def get_series(
     """The series with the occurrences the caller may see; 404 when they may see none."""
     series = await events.select_series(conn, series_id)
     rows = await events.select_series_events(conn, series_id, account_id) if series else []
-    visible = [r for r in rows if event_rules.can_view(r)]
+    visible = [r for r in rows if can_view(r)]
     if series is None or not visible:
         raise NotFound("No series has this id, or it is not visible to you.")
     return _series_view(series, visible, languages)

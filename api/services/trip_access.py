@@ -16,14 +16,13 @@ known only to its applicant and the organizers with participant access: everyone
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from api.errors import Conflict, Forbidden, NotFound, Unauthorized
-from api.guards import require_two_factor_for
-from api.services import events
+from api.errors import Conflict, Forbidden, NotFound
+from api.services import access
 from db.queries import trip_applications, trips
 
 NOT_VISIBLE = "No trip has this id, or it is not visible to you."
@@ -33,37 +32,12 @@ FINAL = ("cancelled", "completed")
 Row = asyncpg.Record | Mapping[str, Any]
 
 
-def is_trip_organizer(row: Row) -> bool:
-    """Organizer or owner of the creating org or of a co-hosting org."""
-    return events.is_organizer(cast(asyncpg.Record, row))
-
-
-def has_participant_access(row: Row) -> bool:
-    """Organizers of the creating org, or of a co-host granted attendee access."""
-    return max(row["host_rank"], row["cohost_attendee_rank"]) >= 2
-
-
-def can_view(row: Row) -> bool:
-    """Drafts: organizers; public: everyone; members: members of a hosting org."""
-    return events.can_view(cast(asyncpg.Record, row))
-
-
-def is_accepted(row: Row) -> bool:
-    return bool(row["is_confirmed"])
-
-
-def require_login(account_id: UUID | None) -> UUID:
-    if account_id is None:
-        raise Unauthorized("Log in first: send `Authorization: Bearer <token>`.")
-    return account_id
-
-
 async def visible_trip(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, *, for_update: bool = False
 ) -> asyncpg.Record:
     """The trip row with the caller's standing; 404 when the caller may not see it."""
     row = await trips.select_trip(conn, trip_id, account_id, for_update=for_update)
-    if row is None or not can_view(row):
+    if row is None or not access.can_view(row):
         raise NotFound(NOT_VISIBLE)
     return row
 
@@ -81,17 +55,9 @@ async def require_trip_organizer(
     Anonymous → 401; a trip the caller may not see → 404; seen but no role → 403.
     `for_update` locks the trip row for the rest of the transaction.
     """
-    caller = require_login(account_id)
+    caller = access.require_login(account_id)
     row = await visible_trip(conn, trip_id, caller, for_update=for_update)
-    if participant_access:
-        if not has_participant_access(row):
-            raise Forbidden(
-                "Only organizers of the creating organization, or of a co-host it granted "
-                "attendee access, see the people on a trip."
-            )
-    elif not is_trip_organizer(row):
-        raise Forbidden("This needs the organizer role in an organization hosting the trip.")
-    await require_two_factor_for(conn, "trip", trip_id, caller)
+    await access.require_organizer(conn, "trip", row, caller, attendee_access=participant_access)
     return row
 
 
@@ -99,9 +65,9 @@ async def require_participant_or_organizer(
     conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, what: str
 ) -> asyncpg.Record:
     """The trip row if the caller is an accepted participant or organizes it."""
-    require_login(account_id)
+    access.require_login(account_id)
     row = await visible_trip(conn, trip_id, account_id)
-    if not (is_accepted(row) or is_trip_organizer(row)):
+    if not (access.is_confirmed(row) or access.is_organizer(row)):
         raise Forbidden(f"{what} are for accepted participants and the trip's organizers.")
     return row
 
@@ -144,9 +110,9 @@ async def readable_application(
 def check_application_party(trip: Row, record: Row, account_id: UUID) -> None:
     """The applicant and organizers with participant access pass; a co-host organizer without
     that access gets a 403; everyone else a 404 (they may not know the application exists)."""
-    if record["account_id"] == account_id or has_participant_access(trip):
+    if record["account_id"] == account_id or access.sees_attendees(trip):
         return
-    if is_trip_organizer(trip):
+    if access.is_organizer(trip):
         raise Forbidden(
             "Only organizers of the creating organization, or of a co-host it granted attendee "
             "access, see applications."

@@ -10,14 +10,14 @@ import asyncpg
 
 from api.errors import Conflict
 from api.pagination import decode_cursor, split_page
+from api.services import access
 from api.services.trip_access import (
     Row,
-    require_login,
     require_participant_or_organizer,
     require_trip_organizer,
 )
 from api.texts import choose_language, pick
-from db.queries import trips
+from db.queries import hosts
 from db.queries.notifications import insert_trip_notifications
 from db.queries.outbox import insert_outbox_entry
 from schemas.trips import TripAnnouncement, TripAnnouncementCreate, TripAnnouncementPage
@@ -50,8 +50,8 @@ async def post_announcement(
     row = await require_trip_organizer(conn, trip_id, account_id)
     if row["status"] == "draft":
         raise Conflict("Open the trip first; a draft has nobody to tell.")
-    record = await trips.insert_announcement(
-        conn, trip_id, row["org_id"], require_login(account_id), data.body
+    record = await hosts.insert_announcement(
+        conn, "trip", trip_id, row["org_id"], access.require_login(account_id), data.body
     )
     reached = await insert_trip_notifications(
         conn,
@@ -80,7 +80,7 @@ async def list_announcements(
     """Newest first; for accepted participants and the trip's organizers."""
     await require_participant_or_organizer(conn, trip_id, account_id, "Announcements")
     before = decode_cursor(cursor, tuple[datetime, UUID])
-    rows = await trips.select_announcements(conn, trip_id, before, limit + 1)
+    rows = await hosts.select_announcements(conn, "trip", trip_id, before, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["created_at"], r["id"]))
     return TripAnnouncementPage(
         items=[announcement_view(r, languages) for r in page], next_cursor=next_cursor

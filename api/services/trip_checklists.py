@@ -10,11 +10,10 @@ from uuid import UUID
 import asyncpg
 
 from api.errors import Conflict, NotFound
+from api.services import access
 from api.services.trip_access import (
     FINAL,
     Row,
-    has_participant_access,
-    is_accepted,
     readable_application,
     require_not_final,
     require_participant_or_organizer,
@@ -77,7 +76,7 @@ async def get_checklist(
     row = await require_participant_or_organizer(conn, trip_id, account_id, "Checklists")
     lang = trip_language(row, languages)
     items = await trips.select_checklist_items(conn, trip_id)
-    if has_participant_access(row):
+    if access.sees_attendees(row):
         people = await trip_applications.select_participants(conn, trip_id)
         await audit.insert_audit_entry(
             conn,
@@ -88,7 +87,7 @@ async def get_checklist(
             trip_id,
             {"rows": len(people)},
         )
-    elif is_accepted(row):
+    elif access.is_confirmed(row):
         people = await trip_applications.select_participants(
             conn, trip_id, application_id=row["my_application_id"]
         )

@@ -14,10 +14,10 @@ from uuid import UUID
 import asyncpg
 
 from api.errors import Conflict, Forbidden
+from api.services.access import sees_attendees
 from api.services.trip_access import (
     FINAL,
     check_application_party,
-    has_participant_access,
     lock_application,
 )
 from api.services.trip_applications import application_view, application_with_position
@@ -51,7 +51,7 @@ async def decide(
     when none is left; the trip turns full with the last one. The applicant is notified."""
     trip, record = await lock_application(conn, application_id, account_id)
     check_application_party(trip, record, account_id)
-    if not has_participant_access(trip):  # the applicant themself
+    if not sees_attendees(trip):  # the applicant themself
         raise Forbidden("Only the trip's organizers decide on applications.")
     if trip["status"] in FINAL:
         raise Conflict(f"This trip is {trip['status']}; applications cannot change any more.")

@@ -15,13 +15,13 @@ from api.errors import Conflict, NotFound, RuleViolation
 from api.guards import require_org_role
 from api.pagination import decode_cursor, split_page
 from api.patching import place_columns, sent_fields
-from api.services import events
+from api.services import locations
 from api.services.orgs import check_timezone
 from api.services.ride_cascade import flag_rides_for_trip
 from api.services.trip_access import Row, require_not_final, require_trip_organizer, visible_trip
 from api.services.trip_decisions import fill_from_waitlist
 from api.services.trips import notice, outbox, reload, trip_view
-from db.queries import itinerary, orgs, trips
+from db.queries import hosts, itinerary, orgs, trips
 from db.queries.notifications import insert_trip_notifications
 from schemas.problems import FieldError
 from schemas.trips import Cost, Trip, TripCreate, TripPage, TripPatch
@@ -61,16 +61,6 @@ def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _with_public_point(values: dict[str, Any]) -> dict[str, Any]:
-    if values["location_policy"] == "public":
-        values["public_lat"], values["public_lon"] = values["meeting_lat"], values["meeting_lon"]
-    else:
-        values["public_lat"], values["public_lon"] = events.grid_point(
-            values["meeting_lat"], values["meeting_lon"]
-        )
-    return values
-
-
 def _cost_columns(cost: Cost) -> dict[str, Any]:
     return {
         "cost_amount": None if cost.amount is None else Decimal(cost.amount),
@@ -82,8 +72,7 @@ def _cost_columns(cost: Cost) -> dict[str, Any]:
 
 def values_from_create(data: TripCreate) -> dict[str, Any]:
     """Every writable column of a new trip, from the request."""
-    point = data.meeting_point
-    return _with_public_point(
+    return locations.with_public_point(
         {
             "title": data.title,
             "summary": data.summary,
@@ -94,10 +83,7 @@ def values_from_create(data: TripCreate) -> dict[str, Any]:
             "starts_at": data.starts_at,
             "ends_at": data.ends_at,
             "timezone": data.timezone,
-            "meeting_name": point.name if point else None,
-            "meeting_address": point.address if point else None,
-            "meeting_lat": point.lat if point else None,
-            "meeting_lon": point.lon if point else None,
+            **place_columns("meeting", data.meeting_point),
             "area": data.area,
             "location_policy": data.location_policy,
             "reveal_at": data.reveal_at,
@@ -107,7 +93,8 @@ def values_from_create(data: TripCreate) -> dict[str, Any]:
             "visibility": data.visibility,
             "requirements": data.requirements,
             "promote_from_waitlist": data.promote_from_waitlist,
-        }
+        },
+        "meeting",
     )
 
 
@@ -156,7 +143,7 @@ def apply_patch(current: Row, data: TripPatch) -> dict[str, Any]:
         and data.reveal_at is UNSET
     ):
         new["reveal_at"] = None
-    return _with_public_point(new)
+    return locations.with_public_point(new, "meeting")
 
 
 def check_rules(values: Row) -> None:
@@ -209,7 +196,7 @@ async def create_trip(
     org = await require_org_role(conn, slug, account_id, "organizer")
     values = values_from_create(data)
     check_rules(values)
-    trip_id = await trips.insert_trip(conn, org["id"], account_id, values)
+    trip_id = await hosts.insert_hosted(conn, "trip", org["id"], account_id, values)
     row = await reload(conn, trip_id, account_id)
     await outbox(conn, row, "trip.created")
     return trip_view(row, languages)
@@ -296,8 +283,8 @@ async def update_trip(
         status = None if status == row["status"] else status
     if not changed and status is None:
         return trip_view(row, languages)
-    await trips.update_trip(
-        conn, trip_id, new, bump_sequence=bool(changed & CALENDAR_COLUMNS), status=status
+    await hosts.update_hosted(
+        conn, "trip", trip_id, new, bump_sequence=bool(changed & CALENDAR_COLUMNS), status=status
     )
     if (
         new["capacity"] > current["capacity"]

@@ -1,8 +1,8 @@
-"""Trips: the Trip view with its protected meeting point, change records, and the lifecycle.
+"""Trips: the Trip view with its protected meeting point, change records, and how the
+lifecycle and co-hosting find a trip (TRIPS).
 
-The lifecycle is open, close, cancel and complete; change notices and outbox records go with it.
-
-Who may see and change a trip is in api/services/trip_access.py; its fields and their rules in
+The lifecycle (open, close, cancel, complete) is in api/services/trip_lifecycle.py; who may see
+and change a trip in api/services/trip_access.py; its fields and their rules in
 api/services/trip_editing.py.
 """
 
@@ -10,26 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from api.errors import Conflict
-from api.services import events
-from api.services.ride_cascade import cancel_rides_for_trip
-from api.services.trip_access import (
-    FINAL,
-    Row,
-    is_accepted,
-    is_trip_organizer,
-    require_trip_organizer,
-)
+from api.services import access, locations
+from api.services.lifecycle import HostedKind
+from api.services.locations import Place
+from api.services.trip_access import Row, require_trip_organizer
 from api.texts import choose_language, pick
 from db.queries import trips
-from db.queries.notifications import insert_trip_notifications
 from db.queries.outbox import insert_outbox_entry
-from schemas.events import Location
 from schemas.feeds import feed_links
 from schemas.trips import Cost, MyApplicationRef, Trip, TripDisplay, TripLinks
 
@@ -38,37 +30,14 @@ def _now(now: datetime | None = None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def meeting_point(row: Row) -> dict[str, Any]:
-    """The trip row in the shape events.location_for reads (the meeting point as the venue)."""
-    return {
-        "location_policy": row["location_policy"],
-        "reveal_at": row["reveal_at"],
-        "area": row["area"],
-        "venue_name": row["meeting_name"],
-        "venue_address": row["meeting_address"],
-        "venue_lat": row["meeting_lat"],
-        "venue_lon": row["meeting_lon"],
-        "public_lat": row["public_lat"],
-        "public_lon": row["public_lon"],
-        "virtual_url": None,
-    }
+def trip_place(row: Row) -> Place:
+    """The meeting point, under the trip's location policy."""
+    return locations.place_of(row, "meeting")
 
 
 def sees_exact_places(row: Row, now: datetime | None = None) -> bool:
     """Whether the caller sees the exact meeting point and itinerary places."""
-    return events.may_see_exact_location(
-        cast(asyncpg.Record, row),
-        organizer=is_trip_organizer(row),
-        confirmed=is_accepted(row),
-        now=now,
-    )
-
-
-def trip_location(row: Row) -> Location:
-    # location_for only reads keys: the meeting point in the shape of an event row
-    return events.location_for(
-        cast(asyncpg.Record, meeting_point(row)), exact_allowed=sees_exact_places(row)
-    )
+    return locations.may_see_exact_location(trip_place(row), access.standing_of(row), now)
 
 
 def deadline(row: Row) -> datetime:
@@ -123,7 +92,7 @@ def trip_view(row: Row, languages: Sequence[str]) -> Trip:
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         timezone=row["timezone"],
-        location=trip_location(row),
+        location=locations.location_for(trip_place(row), exact_allowed=sees_exact_places(row)),
         location_policy=row["location_policy"],
         reveal_at=row["reveal_at"],
         visibility=row["visibility"],
@@ -192,79 +161,12 @@ async def reload(
     return row
 
 
-async def open_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Trip:
-    """draft or closed → open (full when every place is already taken)."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status in FINAL:
-        raise Conflict(f"This trip is {status}; it cannot be opened again.")
-    if status in ("open", "full"):
-        raise Conflict(f"This trip is already {status}.")
-    if _now() >= deadline(row):
-        raise Conflict(
-            "The application deadline (or, without one, the start) has passed; set a later "
-            "application_deadline first."
-        )
-    new_status = "full" if row["places_taken"] >= row["capacity"] else "open"
-    await trips.update_trip_status(conn, trip_id, new_status)
-    after = await reload(conn, trip_id, account_id)
-    await outbox(conn, after, "trip.updated")
-    return trip_view(after, languages)
+async def _find(conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None) -> asyncpg.Record:
+    return await require_trip_organizer(conn, trip_id, account_id)
 
 
-async def close_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Trip:
-    """open or full → closed: no new applications; decisions on existing ones go on."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status not in ("open", "full"):
-        raise Conflict(f"Only an open or full trip can be closed; this one is {status}.")
-    await trips.update_trip_status(conn, trip_id, "closed")
-    after = await reload(conn, trip_id, account_id)
-    await outbox(conn, after, "trip.updated")
-    return trip_view(after, languages)
+async def _lock(conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None) -> asyncpg.Record:
+    return await require_trip_organizer(conn, trip_id, account_id, for_update=True)
 
 
-async def cancel_trip(
-    conn: asyncpg.Connection,
-    trip_id: UUID,
-    account_id: UUID | None,
-    reason: str,
-    languages: Sequence[str],
-) -> Trip:
-    """Any status but completed → cancelled (final); every live applicant is told why."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status in FINAL:
-        raise Conflict(f"This trip is {status}; it cannot be cancelled.")
-    await trips.update_trip_status(conn, trip_id, "cancelled", reason.strip())
-    after = await reload(conn, trip_id, account_id)
-    await insert_trip_notifications(
-        conn,
-        trip_id,
-        "trip.cancelled",
-        notice(after, reason=after["cancel_reason"]),
-        ("applied", "accepted", "waitlisted"),
-    )
-    await outbox(conn, after, "trip.cancelled")
-    await cancel_rides_for_trip(conn, trip_id)
-    return trip_view(after, languages)
-
-
-async def complete_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
-) -> Trip:
-    """open, full or closed → completed, once the trip has started."""
-    row = await require_trip_organizer(conn, trip_id, account_id, for_update=True)
-    status = row["status"]
-    if status not in ("open", "full", "closed"):
-        raise Conflict(f"Only an open, full or closed trip can be completed; this one is {status}.")
-    if _now() < row["starts_at"]:
-        raise Conflict("This trip has not started yet; it can be completed once it has.")
-    await trips.update_trip_status(conn, trip_id, "completed")
-    after = await reload(conn, trip_id, account_id)
-    await outbox(conn, after, "trip.updated")
-    return trip_view(after, languages)
+TRIPS = HostedKind(kind="trip", find=_find, lock=_lock, reload=reload, outbox=outbox)

@@ -2,77 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from uuid import UUID
 
 import asyncpg
 
-Kind = Literal["event", "trip"]
-
-# The one dynamic piece: which pair of tables a kind of hosted thing uses (a closed map).
-_TABLES: dict[str, tuple[str, str, str]] = {
-    "event": ("event_cohost_invitations", "event_cohosts", "event_id"),
-    "trip": ("trip_cohost_invitations", "trip_cohosts", "trip_id"),
-}
+# The one dynamic piece: which tables a kind of hosted thing uses (db.queries.hosts' closed map).
+from db.queries.hosts import HOSTS, Kind
 
 
 async def lock_parent(conn: asyncpg.Connection, kind: Kind, parent_id: UUID) -> bool:
     """Lock the event or trip row, the lock inviting takes too, so an answer and a new
     invitation for the same org cannot cross; False when it does not exist."""
-    parents = {"event": "events", "trip": "trips"}
     found = await conn.fetchval(
-        f"SELECT 1 FROM {parents[kind]} WHERE id = $1 FOR UPDATE", parent_id
+        f"SELECT 1 FROM {HOSTS[kind].table} WHERE id = $1 FOR UPDATE", parent_id
     )
     return found is not None
 
 
 async def is_cohost(conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID) -> bool:
     """Whether the org already co-hosts (has accepted) the event or trip."""
-    _, accepted, parent = _TABLES[kind]
+    accepted, parent = HOSTS[kind].cohosts, HOSTS[kind].parent
     found = await conn.fetchval(
         f"SELECT 1 FROM {accepted} WHERE {parent} = $1 AND org_id = $2", parent_id, org_id
     )
     return found is not None
-
-
-async def insert_invitation(
-    conn: asyncpg.Connection, kind: Kind, parent_id: UUID, org_id: UUID, can_see_attendees: bool
-) -> asyncpg.Record | None:
-    """A pending invitation; None when one is pending already."""
-    invitations, _, parent = _TABLES[kind]
-    return await conn.fetchrow(
-        f"""
-        WITH added AS (
-            INSERT INTO {invitations} ({parent}, org_id, can_see_attendees)
-            VALUES ($1, $2, $3)
-            ON CONFLICT ON CONSTRAINT {invitations}_pkey DO NOTHING
-            RETURNING org_id, can_see_attendees, created_at
-        )
-        SELECT o.slug AS org, o.name, a.can_see_attendees, a.created_at
-          FROM added a
-          JOIN orgs o ON o.id = a.org_id
-        """,
-        parent_id,
-        org_id,
-        can_see_attendees,
-    )
-
-
-async def select_invitations(
-    conn: asyncpg.Connection, kind: Kind, parent_id: UUID
-) -> list[asyncpg.Record]:
-    """The pending invitations of one event or trip, by org slug."""
-    invitations, _, parent = _TABLES[kind]
-    return await conn.fetch(
-        f"""
-        SELECT o.slug AS org, o.name, i.can_see_attendees, i.created_at
-          FROM {invitations} i
-          JOIN orgs o ON o.id = i.org_id
-         WHERE i.{parent} = $1
-         ORDER BY o.slug
-        """,
-        parent_id,
-    )
 
 
 async def take_invitation(
@@ -80,7 +33,7 @@ async def take_invitation(
 ) -> asyncpg.Record | None:
     """Remove the pending invitation of the org `slug` (accepted, declined or withdrawn) and
     return what it offered; None when there is none."""
-    invitations, _, parent = _TABLES[kind]
+    invitations, parent = HOSTS[kind].invitations, HOSTS[kind].parent
     return await conn.fetchrow(
         f"""
         DELETE FROM {invitations} i

@@ -1,45 +1,20 @@
-"""SQL for events, their co-hosts and series, and the discovery lists."""
+"""SQL for events and series, and the discovery lists (what hosts share: db.queries.hosts)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from db.queries import hosts
 from db.queries.rsvps import EVENT_LANGUAGE_NEEDS, EVENT_QUEUE_WAITING
 
-# The columns an organizer edits; insert and update always write all of them (the service
-# merges a PATCH into the current row first), so the SQL text is fixed.
-WRITABLE_COLUMNS = (
-    "kind",
-    "title",
-    "summary",
-    "description",
-    "languages",
-    "starts_at",
-    "ends_at",
-    "timezone",
-    "venue_name",
-    "venue_address",
-    "venue_lat",
-    "venue_lon",
-    "area",
-    "public_lat",
-    "public_lon",
-    "virtual_url",
-    "visibility",
-    "capacity",
-    "location_policy",
-    "reveal_at",
-    "tags",
-    "accessibility_notes",
-    "contact",
-    "hide_counts",
-)
+#: the columns an organizer edits (insert and update write all of them)
+WRITABLE_COLUMNS = hosts.HOSTS["event"].writable
 
 EVENT_COLUMNS = (
     """
@@ -51,67 +26,21 @@ EVENT_COLUMNS = (
        e.contact, e.hide_counts, e.sequence, e.change_seq, e.created_at, e.updated_at,
        e.published_at, e.cancelled_at, (e.share_token_hash IS NOT NULL) AS has_share_link,
        (SELECT o.slug FROM orgs o WHERE o.id = e.org_id) AS org_slug,
-       coalesce((SELECT array_agg(co.slug ORDER BY co.slug)
-                   FROM event_cohosts ec
-                   JOIN orgs co ON co.id = ec.org_id
-                  WHERE ec.event_id = e.id), '{}') AS cohost_slugs,"""
+       """
+    + hosts.cohost_slugs("event")
+    + ","
     + EVENT_LANGUAGE_NEEDS
     + ","
     + EVENT_QUEUE_WAITING
 )
 
-_RANK = "CASE m.role WHEN 'owner' THEN 3 WHEN 'organizer' THEN 2 WHEN 'member' THEN 1 END"
-
-# The caller's standing towards each event; {a} is the account parameter (NULL = anonymous).
-_ACCESS_COLUMNS = f"""
-       coalesce((SELECT {_RANK} FROM memberships m
-                  WHERE m.org_id = e.org_id AND m.account_id = {{a}}::uuid), 0) AS host_rank,
-       coalesce((SELECT max({_RANK}) FROM event_cohosts ec
-                   JOIN memberships m ON m.org_id = ec.org_id AND m.account_id = {{a}}::uuid
-                  WHERE ec.event_id = e.id), 0) AS cohost_rank,
-       coalesce((SELECT max({_RANK}) FROM event_cohosts ec
-                   JOIN memberships m ON m.org_id = ec.org_id AND m.account_id = {{a}}::uuid
-                  WHERE ec.event_id = e.id AND ec.can_see_attendees), 0) AS cohost_attendee_rank,
-       EXISTS (SELECT 1 FROM rsvps r
-                WHERE r.event_id = e.id AND r.account_id = {{a}}::uuid
-                  AND r.status IN ('going', 'attended')) AS is_confirmed"""
-
 
 def _access(param: str) -> str:
-    return _ACCESS_COLUMNS.format(a=param)
-
-
-async def insert_event(
-    conn: asyncpg.Connection,
-    org_id: UUID,
-    created_by: UUID | None,
-    values: Mapping[str, Any],
-    *,
-    status: str = "draft",
-    share_token_hash: bytes | None = None,
-    series_id: UUID | None = None,
-    series_index: int | None = None,
-) -> UUID:
-    """Insert an event (status draft unless told); returns its id."""
-    columns = ", ".join(WRITABLE_COLUMNS)
-    params = ", ".join(f"${i}" for i in range(7, 7 + len(WRITABLE_COLUMNS)))
-    event_id: UUID = await conn.fetchval(
-        f"""
-        INSERT INTO events (org_id, created_by, status, share_token_hash, series_id,
-                            series_index, {columns}, published_at)
-        VALUES ($1, $2, $3, $4, $5, $6, {params},
-                CASE WHEN $3 = 'published' THEN now() END)
-        RETURNING id
-        """,
-        org_id,
-        created_by,
-        status,
-        share_token_hash,
-        series_id,
-        series_index,
-        *(values[c] for c in WRITABLE_COLUMNS),
-    )
-    return event_id
+    """The caller's standing towards each event; `param` is the account (NULL = anonymous)."""
+    return f"""{hosts.rank_columns("event", param)},
+       EXISTS (SELECT 1 FROM rsvps r
+                WHERE r.event_id = e.id AND r.account_id = {param}::uuid
+                  AND r.status IN ('going', 'attended')) AS is_confirmed"""
 
 
 async def select_event(
@@ -149,66 +78,6 @@ async def select_event_by_share_hash(
     )
 
 
-_REVEAL_PARAM = 4 + WRITABLE_COLUMNS.index("reveal_at")
-_UPDATE_SET = ",\n               ".join(
-    f"{c} = ${i}" for i, c in enumerate(WRITABLE_COLUMNS, start=4)
-)
-
-
-async def update_event(
-    conn: asyncpg.Connection,
-    event_id: UUID,
-    values: Mapping[str, Any],
-    *,
-    bump_sequence: bool,
-    status: str | None = None,
-) -> None:
-    """Write every editable column; `status` (when given) changes the status in the same write."""
-    await conn.execute(
-        f"""
-        UPDATE events
-           SET {_UPDATE_SET},
-               status       = coalesce($3, status),
-               -- a new reveal time deserves its own "location revealed" notice
-               reveal_notified_at = CASE WHEN reveal_at IS DISTINCT FROM ${_REVEAL_PARAM}
-                                         THEN NULL ELSE reveal_notified_at END,
-               published_at = CASE WHEN $3 = 'published' THEN coalesce(published_at, now())
-                                   ELSE published_at END,
-               sequence     = sequence + CASE WHEN $2 THEN 1 ELSE 0 END,
-               change_seq   = nextval('change_seq'),
-               updated_at   = now()
-         WHERE id = $1
-        """,
-        event_id,
-        bump_sequence,
-        status,
-        *(values[c] for c in WRITABLE_COLUMNS),
-    )
-
-
-async def update_event_status(
-    conn: asyncpg.Connection, event_id: UUID, status: str, cancel_reason: str | None = None
-) -> None:
-    """A lifecycle transition: a calendar shows status, so `sequence` rises."""
-    await conn.execute(
-        """
-        UPDATE events
-           SET status        = $2,
-               cancel_reason = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancel_reason END,
-               published_at  = CASE WHEN $2 = 'published' THEN coalesce(published_at, now())
-                                    ELSE published_at END,
-               cancelled_at  = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END,
-               sequence      = sequence + 1,
-               change_seq    = nextval('change_seq'),
-               updated_at    = now()
-         WHERE id = $1
-        """,
-        event_id,
-        status,
-        cancel_reason,
-    )
-
-
 async def update_share_token_hash(
     conn: asyncpg.Connection, event_id: UUID, token_hash: bytes | None
 ) -> None:
@@ -229,14 +98,6 @@ async def select_events_version(conn: asyncpg.Connection) -> int:
     """The highest change_seq of any event: one backward step on its index."""
     version = await conn.fetchval("SELECT coalesce(max(change_seq), 0) FROM events")
     return int(version)
-
-
-async def touch_event(conn: asyncpg.Connection, event_id: UUID) -> None:
-    """A change no calendar shows (e.g. co-hosts): `updated_at` and `change_seq` only."""
-    await conn.execute(
-        "UPDATE events SET change_seq = nextval('change_seq'), updated_at = now() WHERE id = $1",
-        event_id,
-    )
 
 
 async def claim_due_reveals(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
@@ -281,25 +142,6 @@ class _Params:
         self.values.append(value)
         return f"${len(self.values)}"
 
-
-def hosted_by(org: str) -> str:
-    """Events the org (parameter `org`) hosts or co-hosts, written so that PostgreSQL starts
-    from the org's own events (an index on org_id) rather than walking every event: with
-    `e.org_id = $n OR EXISTS (co-host)` it cannot, and the cost grows with the table."""
-    return (
-        f"e.id IN (SELECT h.id FROM events h WHERE h.org_id = {org}"
-        f" UNION ALL SELECT ec.event_id FROM event_cohosts ec WHERE ec.org_id = {org})"
-    )
-
-
-_MEMBER_OF_HOST = """EXISTS (SELECT 1 FROM memberships m
-                WHERE m.account_id = {a}::uuid
-                  AND m.role IN ({roles})
-                  AND (m.org_id = e.org_id
-                       OR m.org_id IN (SELECT ec.org_id FROM event_cohosts ec
-                                        WHERE ec.event_id = e.id)))"""
-_ANY_ROLE = "'member', 'organizer', 'owner'"
-_ORGANIZER_ROLE = "'organizer', 'owner'"
 
 # an index backward scan (events_listed_duration_idx): one row, whatever the table size
 _LONGEST = """SELECT coalesce(max(x.ends_at - x.starts_at), interval '0')
@@ -383,11 +225,11 @@ async def select_events(
     a = p.add(account_id)
     where: list[str] = []
     st = p.add(list(statuses))
-    member = _MEMBER_OF_HOST.format(a=a, roles=_ANY_ROLE)
-    organizer = _MEMBER_OF_HOST.format(a=a, roles=_ORGANIZER_ROLE)
+    member = hosts.member_of_host("event", a, hosts.ANY_ROLE)
+    organizer = hosts.member_of_host("event", a, hosts.ORGANIZER_ROLE)
     if org_id is not None:
         o = p.add(org_id)
-        where.append(hosted_by(o))
+        where.append(hosts.hosted_by("event", o))
         where.append(
             f"""((e.status = ANY({st}::text[]) AND e.visibility = 'public')
               OR (e.status = ANY({st}::text[]) AND e.visibility = 'members' AND {member})
@@ -412,7 +254,7 @@ async def select_events(
         where.append(f"e.tags @> {p.add(list(tags))}::text[]")
     if org_filter_id is not None:
         f = p.add(org_filter_id)
-        where.append(hosted_by(f))
+        where.append(hosts.hosted_by("event", f))
     if language is not None:
         lang = p.add(language.lower())
         where.append(
@@ -476,54 +318,6 @@ async def select_events(
          ORDER BY {page_order}
         """,
         *p.values,
-    )
-
-
-# ---------------------------------------------------------------- co-hosts
-
-
-async def insert_cohost(
-    conn: asyncpg.Connection, event_id: UUID, org_id: UUID, can_see_attendees: bool
-) -> asyncpg.Record | None:
-    """None when the org already co-hosts the event."""
-    return await conn.fetchrow(
-        """
-        INSERT INTO event_cohosts AS ec (event_id, org_id, can_see_attendees)
-        VALUES ($1, $2, $3)
-        ON CONFLICT ON CONSTRAINT event_cohosts_pkey DO NOTHING
-        RETURNING ec.can_see_attendees, ec.created_at,
-                  (SELECT slug FROM orgs WHERE id = $2) AS org,
-                  (SELECT name FROM orgs WHERE id = $2) AS name
-        """,
-        event_id,
-        org_id,
-        can_see_attendees,
-    )
-
-
-async def delete_cohost(conn: asyncpg.Connection, event_id: UUID, slug: str) -> bool:
-    status = await conn.execute(
-        """
-        DELETE FROM event_cohosts ec
-         USING orgs o
-         WHERE ec.event_id = $1 AND ec.org_id = o.id AND o.slug = $2
-        """,
-        event_id,
-        slug,
-    )
-    return status != "DELETE 0"
-
-
-async def select_cohosts(conn: asyncpg.Connection, event_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT o.slug AS org, o.name, ec.can_see_attendees, ec.created_at
-          FROM event_cohosts ec
-          JOIN orgs o ON o.id = ec.org_id
-         WHERE ec.event_id = $1
-         ORDER BY o.slug
-        """,
-        event_id,
     )
 
 

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import asyncpg
 
-from db.queries.events import hosted_by
+from db.queries.hosts import hosted_by
 
 # ---------------------------------------------------------------- feed tokens
 
@@ -105,7 +105,7 @@ _MOMENTS = """CASE WHEN {end} + ({now}::timestamptz - {since}::timestamptz) <= {
               CASE WHEN {start} - ({until}::timestamptz - {now}::timestamptz) <= {now}::timestamptz
                    THEN {start} - ({until}::timestamptz - {now}::timestamptz) END"""
 
-_HOSTED_BY = hosted_by("$1")
+_HOSTED_BY = hosted_by("event", "$1")
 
 
 async def select_org_feed_events(

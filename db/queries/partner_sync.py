@@ -30,7 +30,8 @@ from uuid import UUID
 
 import asyncpg
 
-from db.queries.events import EVENT_COLUMNS, hosted_by
+from db.queries.events import EVENT_COLUMNS
+from db.queries.hosts import hosted_by
 
 _PARTNER_COLUMNS = f"""{EVENT_COLUMNS},
        e.change_xid::text AS change_xid, (e.imported_from IS NOT NULL) AS imported,
@@ -131,7 +132,7 @@ async def select_public_events(
     """Public, non-draft events (cancelled ones included, so consumers update), by start;
     with `org_id`, only that org's and those it co-hosts (starting from the org's events: a
     catch-all `$1 IS NULL OR …` would walk every event for one org)."""
-    hosted = hosted_by("$1") if org_id is not None else "$1::uuid IS NULL"
+    hosted = hosted_by("event", "$1") if org_id is not None else "$1::uuid IS NULL"
     return await conn.fetch(
         f"""
         SELECT {_PARTNER_COLUMNS},
