@@ -19,6 +19,7 @@ from api.services.retention import (
     run_retention,
     totals,
 )
+from api.services.rsvp_keys import seal_plaintext_aliases
 from db.pool import create_pool
 from db.queries import challenges, housekeeping, sessions
 from db.queries import webhooks as webhook_queries
@@ -26,10 +27,13 @@ from db.queries import webhooks as webhook_queries
 log = logging.getLogger("caravan.worker")
 
 
-async def run_housekeeping(conn: Any, retention: Retention | None = None) -> dict[str, int]:
+async def run_housekeeping(
+    conn: Any, retention: Retention | None = None, keyring: Keyring | None = None
+) -> dict[str, int]:
     """Delete expired sessions, idempotency records, stale rate-limit windows, finished
     deliveries, spent challenges past their expiry, and everything past its retention (with purge receipts); tell attendees of
-    locations whose reveal time has come."""
+    locations whose reveal time has come; with the keyring, seal the aliases of RSVPs written
+    before aliases were sealed."""
     async with conn.transaction():
         counts = {
             "sessions": await sessions.delete_expired_sessions(conn),
@@ -52,6 +56,8 @@ async def run_housekeeping(conn: Any, retention: Retention | None = None) -> dic
         if batch < 100:
             break
     counts["locations_revealed"] = revealed
+    if keyring is not None:
+        counts["aliases_sealed"] = await seal_plaintext_aliases(conn, keyring)
     return counts
 
 
@@ -81,7 +87,9 @@ async def run_worker(
             if loop.time() >= next_housekeeping:
                 try:
                     async with pool.acquire() as conn:
-                        counts = await run_housekeeping(conn, Retention.from_settings(settings))
+                        counts = await run_housekeeping(
+                            conn, Retention.from_settings(settings), keyring
+                        )
                 except Exception:
                     # the database is away or busy: nothing was lost (each step is a
                     # transaction); try again next tick rather than die

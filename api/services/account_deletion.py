@@ -13,12 +13,12 @@ from api.crypto import Keyring
 from api.errors import Conflict, ProblemError
 from api.services import accounts, ride_bookings, ride_offers, trip_decisions
 from api.services.accounts import Caller, Passwords
+from api.services.rsvp_keys import FORMER_MEMBER
 from db.queries import accounts as account_queries
 from db.queries import audit
 from db.queries import privacy as q
 from schemas.accounts import AccountDelete
 
-FORMER_MEMBER = "Former member"
 CLOSED_ACCOUNT_MESSAGE = "The driver closed their Caravan account."
 
 

@@ -18,9 +18,8 @@ from api.crypto import Keyring, token_hash
 from api.errors import NotFound
 from api.guards import require_org_role
 from api.services import accounts
-from api.services.account_deletion import FORMER_MEMBER
 from api.services.retention import Retention
-from api.services.rsvp_keys import MANAGE_PREFIX
+from api.services.rsvp_keys import FORMER_MEMBER, MANAGE_PREFIX
 from db.queries import audit, orgs
 from db.queries import privacy as q
 from db.queries import retention as retention_queries

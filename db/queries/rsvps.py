@@ -647,3 +647,47 @@ async def delete_expired_rsvps(
         now,
         default_hours,
     )
+
+
+# ---------------------------------------------------------------- sealing older rows
+
+
+async def select_plaintext_aliases(
+    conn: asyncpg.Connection, stock_alias: str, limit: int
+) -> list[asyncpg.Record]:
+    """Up to `limit` RSVPs still holding a plaintext alias (rows written before aliases were
+    sealed), locked for sealing; the stock alias of a deleted account is left as it is, and
+    rows another worker is sealing are skipped. Rows: id, event_id, alias."""
+    return await conn.fetch(
+        """
+        SELECT r.id, r.event_id, r.alias
+          FROM rsvps r
+         WHERE r.alias IS NOT NULL
+           AND r.alias_ciphertext IS NULL
+           AND NOT (r.account_id IS NULL AND r.alias = $1)
+         ORDER BY r.event_id, r.id
+         LIMIT $2
+           FOR UPDATE OF r SKIP LOCKED
+        """,
+        stock_alias,
+        limit,
+    )
+
+
+async def update_sealed_aliases(
+    conn: asyncpg.Connection, rsvp_ids: list[UUID], ciphertexts: list[bytes]
+) -> int:
+    """Store each RSVP's sealed alias and drop its plaintext one; how many rows changed."""
+    result = await conn.execute(
+        """
+        UPDATE rsvps r
+           SET alias_ciphertext = s.ciphertext,
+               alias            = NULL
+          FROM unnest($1::uuid[], $2::bytea[]) AS s (id, ciphertext)
+         WHERE r.id = s.id
+           AND r.alias_ciphertext IS NULL
+        """,
+        rsvp_ids,
+        ciphertexts,
+    )
+    return int(result.split()[-1])
