@@ -43,12 +43,7 @@ from api.routes.challenges import ChallengeController
 from api.routes.cohosts import CohostController
 from api.routes.events import EventController, SeriesController, cached_list_response
 from api.routes.feed_imports import FeedImportController
-from api.routes.feeds import (
-    FeedController,
-    FeedTokenController,
-    cached_feed_response,
-    public_url_middleware,
-)
+from api.routes.feeds import FeedController, FeedTokenController, cached_feed_response
 from api.routes.health import HealthController
 from api.routes.notifications import NotificationController
 from api.routes.orgs import OrgController
@@ -334,8 +329,6 @@ def create_app(settings: Settings | None = None, *, pool: Any = None) -> Litesta
         guards=[rate_limit_guard],
         before_send=[add_rate_limit_headers],
         after_request=_header_adder(security_headers(settings)),
-        # absolute subscribe links in JSON views (schemas.feeds.request_public_url)
-        middleware=[public_url_middleware(settings.public_url)],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
         if settings.cors_origins

@@ -216,5 +216,5 @@ async def load_demo_events(conn: asyncpg.Connection, owner_account_id: UUID) -> 
     """Create and publish the demo events (the owner organizes every demo org); how many."""
     for slug, body in demo_event_bodies():
         event = await events.create_event(conn, "", slug, owner_account_id, body, [])
-        await event_lifecycle.publish_event(conn, event.id, owner_account_id, [])
+        await event_lifecycle.publish_event(conn, None, event.id, owner_account_id, [])
     return len(_DEMO)

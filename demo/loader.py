@@ -61,7 +61,7 @@ async def load_demo(settings: Settings) -> str:
                 ),
             )
             for org in DEMO_ORGS:
-                await orgs.create_org(conn, owner.id, org)
+                await orgs.create_org(conn, None, owner.id, org)
             event_count = await load_demo_events(conn, owner.id)
             trip_count = await load_demo_trips(conn, owner.id)
         return (

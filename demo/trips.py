@@ -32,6 +32,7 @@ async def load_demo_trips(conn: asyncpg.Connection, owner_id: UUID) -> int:
     start, end = _at(21, 8), _at(23, 18)
     trip = await trip_editing.create_trip(
         conn,
+        None,
         _ORG,
         owner_id,
         msgspec.convert(
@@ -106,5 +107,5 @@ async def load_demo_trips(conn: asyncpg.Connection, owner_id: UUID) -> int:
         await trip_checklists.add_checklist_item(
             conn, trip.id, owner_id, ChecklistItemCreate(title={"es": es, "en": en}), _LANGUAGES
         )
-    await trip_lifecycle.open_trip(conn, trip.id, owner_id, _LANGUAGES)
+    await trip_lifecycle.open_trip(conn, None, trip.id, owner_id, _LANGUAGES)
     return 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated
@@ -13,12 +12,6 @@ from uuid import UUID
 from msgspec import Meta, Struct
 
 FEED_TOKEN_PREFIX = "cvn_feed"
-
-#: The public base URL (CARAVAN_PUBLIC_URL) of the app serving the current request. Set per
-#: request by the feeds middleware (api.routes.feeds), so that views deep in the services can
-#: give absolute subscribe links without every call passing the settings down; None outside
-#: a request, and then views carry no links.
-request_public_url: ContextVar[str | None] = ContextVar("request_public_url", default=None)
 
 FeedLabel = Annotated[
     str,
@@ -89,10 +82,10 @@ def feed_links_for(url: str) -> FeedLinks:
     )
 
 
-def feed_links(path: str) -> FeedLinks | None:
-    """Links for the feed at `path` (starting with /v1/) on the current request's public URL."""
-    base = request_public_url.get()
-    return None if base is None else feed_links_for(base + path)
+def feed_links(public_url: str | None, path: str) -> FeedLinks | None:
+    """Links for the feed at `path` (starting with /v1/) on the app's public URL
+    (CARAVAN_PUBLIC_URL); None when there is none to link to (a view built outside a request)."""
+    return None if public_url is None else feed_links_for(public_url + path)
 
 
 class FeedTokenCreate(Struct, forbid_unknown_fields=True, kw_only=True):

@@ -396,7 +396,7 @@ class TripMachine(Machine):
         old = self.fetchrow("SELECT capacity FROM trips WHERE id = $1", self.trip_id)
         done = self.step(
             trip_editing.update_trip(
-                w.conn, self.trip_id, self.organizer_id, TripPatch(capacity=capacity), ["en"]
+                w.conn, None, self.trip_id, self.organizer_id, TripPatch(capacity=capacity), ["en"]
             )
         )
         if done is not None and capacity > old["capacity"]:

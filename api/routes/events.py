@@ -191,6 +191,7 @@ class EventController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         slug: FromPath[str],
@@ -210,7 +211,14 @@ class EventController(Controller):
             include_cancelled=include_cancelled,
         )
         page = await event_search.list_events(
-            conn, caller_account_id(caller), query, cursor, limit, languages, org_slug=slug
+            conn,
+            settings.public_url,
+            caller_account_id(caller),
+            query,
+            cursor,
+            limit,
+            languages,
+            org_slug=slug,
         )
         return _cached_page(
             page,
@@ -222,6 +230,7 @@ class EventController(Controller):
     async def list_events(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         request: Request[Any, Any, Any],
@@ -257,7 +266,7 @@ class EventController(Controller):
             include_cancelled=include_cancelled,
         )
         page = await event_search.list_events(
-            conn, caller_account_id(caller), query, cursor, limit, languages
+            conn, settings.public_url, caller_account_id(caller), query, cursor, limit, languages
         )
         headers = link_header(request, page.next_cursor)
         body = msgspec.json.encode(page)
@@ -278,7 +287,9 @@ class EventController(Controller):
         lang: Lang = None,
     ) -> Event:
         """An event, with its location as precise as you may know it."""
-        event = await events.get_event(conn, event_id, caller_account_id(caller), languages)
+        event = await events.get_event(
+            conn, settings.public_url, event_id, caller_account_id(caller), languages
+        )
         # `Accept: application/ld+json` asks for the same view as schema.org JSON-LD
         if jsonld.wants_jsonld(request.headers.get("accept")):
             document = await jsonld.event_jsonld_for(conn, event, settings.public_url)
@@ -296,11 +307,14 @@ class EventController(Controller):
         conn: NamedDependency[asyncpg.Connection],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
+        settings: NamedDependency[Settings],
         token: FromPath[str],
         lang: Lang = None,
     ) -> Event:
         """A private event, through its share link."""
-        return await events.get_shared_event(conn, token, caller_account_id(caller), languages)
+        return await events.get_shared_event(
+            conn, settings.public_url, token, caller_account_id(caller), languages
+        )
 
     @patch("/v1/events/{event_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_event(
@@ -335,13 +349,14 @@ class EventController(Controller):
     async def publish_event(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         event_id: FromPath[UUID],
     ) -> Event:
         """Publish a draft."""
         return await event_lifecycle.publish_event(
-            conn, event_id, caller_account_id(caller), languages
+            conn, settings.public_url, event_id, caller_account_id(caller), languages
         )
 
     @post(
@@ -352,13 +367,14 @@ class EventController(Controller):
     async def postpone_event(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         event_id: FromPath[UUID],
     ) -> Event:
         """Postpone a published event until new times are known; everyone coming is told."""
         return await event_lifecycle.postpone_event(
-            conn, event_id, caller_account_id(caller), languages
+            conn, settings.public_url, event_id, caller_account_id(caller), languages
         )
 
     @post(
@@ -367,6 +383,7 @@ class EventController(Controller):
     async def cancel_event(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         event_id: FromPath[UUID],
@@ -374,7 +391,7 @@ class EventController(Controller):
     ) -> Event:
         """Cancel an event, with a reason everyone coming is told; cancelled is final."""
         return await event_lifecycle.cancel_event(
-            conn, event_id, caller_account_id(caller), data.reason, languages
+            conn, settings.public_url, event_id, caller_account_id(caller), data.reason, languages
         )
 
     @post(
@@ -492,13 +509,16 @@ class SeriesController(Controller):
     async def get_series(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         series_id: FromPath[UUID],
         lang: Lang = None,
     ) -> Series:
         """A series and the occurrences you may see."""
-        return await series.get_series(conn, series_id, caller_account_id(caller), languages)
+        return await series.get_series(
+            conn, settings.public_url, series_id, caller_account_id(caller), languages
+        )
 
     @patch(
         "/v1/series/{series_id:uuid}/occurrences/{index:int}",

@@ -14,7 +14,6 @@ from litestar import Controller, HttpMethod, Request, Response, delete, get, pos
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
-from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api.conditional import conditional_response, not_modified
 from api.config import Settings
@@ -23,7 +22,7 @@ from api.deps import after_commit, caller_account_id, provide_languages
 from api.response_caches import Check, FeedCache, FeedEntry
 from api.services import feed_rendering, feed_tokens, personal_feeds, public_feeds
 from api.services.accounts import Caller
-from schemas.feeds import FeedTokenCreate, FeedTokenCreated, FeedTokenList, request_public_url
+from schemas.feeds import FeedTokenCreate, FeedTokenCreated, FeedTokenList
 
 CALENDAR = "text/calendar"
 FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
@@ -78,22 +77,6 @@ LanguageQuery = Annotated[
         description="Only events held in this language (`es` also matches `es-MX`)",
     ),
 ]
-
-
-def public_url_middleware(public_url: str) -> Callable[[ASGIApp], ASGIApp]:
-    """Make the app's public URL known to views for the request (absolute feed links)."""
-
-    def middleware(app: ASGIApp) -> ASGIApp:
-        async def with_public_url(scope: Scope, receive: Receive, send: Send) -> None:
-            token = request_public_url.set(public_url)
-            try:
-                await app(scope, receive, send)
-            finally:
-                request_public_url.reset(token)
-
-        return with_public_url
-
-    return middleware
 
 
 def _reader(settings: Settings, languages: list[str]) -> feed_rendering.Reader:

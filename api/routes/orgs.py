@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.config import Settings
 from api.crypto import Keyring
 from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
@@ -40,12 +41,13 @@ class OrgController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         q: NameQuery = None,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[OrgPage]:
         """The public directory of organizations, by name; `q` searches names."""
-        page = await orgs.list_orgs(conn, q, cursor, limit)
+        page = await orgs.list_orgs(conn, settings.public_url, q, cursor, limit)
         return Response(
             page,
             headers=link_header(request, page.next_cursor),
@@ -55,40 +57,50 @@ class OrgController(Controller):
     async def create_org(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         data: JSONBody[OrgCreate],
     ) -> Org:
         """Create an organization; you become its owner."""
-        return await orgs.create_org(conn, account.account_id, data)
+        return await orgs.create_org(conn, settings.public_url, account.account_id, data)
 
     @get("/v1/me/orgs", opt={"problems": (401,)})
     async def list_my_orgs(
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Response[MyOrgPage]:
         """The organizations you belong to, with your role."""
-        page = await orgs.list_my_orgs(conn, account.account_id, cursor, limit)
+        page = await orgs.list_my_orgs(conn, settings.public_url, account.account_id, cursor, limit)
         return Response(page, headers=link_header(request, page.next_cursor))
 
     @get("/v1/orgs/{slug:str}", opt={"problems": (404,)})
-    async def get_org(self, conn: NamedDependency[asyncpg.Connection], slug: FromPath[str]) -> Org:
+    async def get_org(
+        self,
+        conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
+        slug: FromPath[str],
+    ) -> Org:
         """An organization's public profile."""
-        return await orgs.get_org(conn, slug)
+        return await orgs.get_org(conn, settings.public_url, slug)
 
     @patch("/v1/orgs/{slug:str}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_org(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         slug: FromPath[str],
         data: JSONBody[OrgPatch],
     ) -> Org:
         """Change the profile (organizers and owners) or, for owners, `require_two_factor`."""
-        return await orgs.update_org(conn, slug, caller_account_id(caller), data)
+        return await orgs.update_org(
+            conn, settings.public_url, slug, caller_account_id(caller), data
+        )
 
     @get("/v1/orgs/{slug:str}/members", opt={"problems": (401, 403, 404)})
     async def list_members(

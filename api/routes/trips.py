@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.config import Settings
 from api.crypto import Keyring
 from api.deps import caller_account_id
 from api.pagination import Cursor, Limit, link_header
@@ -98,19 +99,23 @@ class TripController(Controller):
     async def create_trip(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
         slug: FromPath[str],
         data: JSONBody[TripCreate],
     ) -> Trip:
         """Create a trip as a draft (organizers and owners)."""
-        return await trip_editing.create_trip(conn, slug, account.account_id, data, languages)
+        return await trip_editing.create_trip(
+            conn, settings.public_url, slug, account.account_id, data, languages
+        )
 
     @get("/v1/orgs/{slug:str}/trips", opt={"problems": (404,)})
     async def list_org_trips(
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         slug: FromPath[str],
@@ -123,6 +128,7 @@ class TripController(Controller):
         organizers also drafts)."""
         page = await trip_editing.list_org_trips(
             conn,
+            settings.public_url,
             slug,
             caller_account_id(caller),
             include_past=include_past,
@@ -136,47 +142,59 @@ class TripController(Controller):
     async def get_trip(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller | None],
         languages: NamedDependency[list[str]],
         trip_id: FromPath[UUID],
         lang: Lang = None,
     ) -> Trip:
         """A trip, with its meeting point as precise as you may know it."""
-        return await trip_editing.get_trip(conn, trip_id, caller_account_id(caller), languages)
+        return await trip_editing.get_trip(
+            conn, settings.public_url, trip_id, caller_account_id(caller), languages
+        )
 
     @patch("/v1/trips/{trip_id:uuid}", opt={"problems": (401, 403, 404, 409, 422)})
     async def update_trip(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
         trip_id: FromPath[UUID],
         data: JSONBody[TripPatch],
     ) -> Trip:
         """Change a trip (organizers of a hosting org); capacity never below the accepted."""
-        return await trip_editing.update_trip(conn, trip_id, account.account_id, data, languages)
+        return await trip_editing.update_trip(
+            conn, settings.public_url, trip_id, account.account_id, data, languages
+        )
 
     @post("/v1/trips/{trip_id:uuid}/open", status_code=200, opt={"problems": (401, 403, 404, 409)})
     async def open_trip(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
         trip_id: FromPath[UUID],
     ) -> Trip:
         """Open a draft (or a closed trip) for applications."""
-        return await trip_lifecycle.open_trip(conn, trip_id, account.account_id, languages)
+        return await trip_lifecycle.open_trip(
+            conn, settings.public_url, trip_id, account.account_id, languages
+        )
 
     @post("/v1/trips/{trip_id:uuid}/close", status_code=200, opt={"problems": (401, 403, 404, 409)})
     async def close_trip(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
         trip_id: FromPath[UUID],
     ) -> Trip:
         """Stop taking applications; decisions on existing ones go on."""
-        return await trip_lifecycle.close_trip(conn, trip_id, account.account_id, languages)
+        return await trip_lifecycle.close_trip(
+            conn, settings.public_url, trip_id, account.account_id, languages
+        )
 
     @post(
         "/v1/trips/{trip_id:uuid}/cancel", status_code=200, opt={"problems": (401, 403, 404, 409)}
@@ -184,6 +202,7 @@ class TripController(Controller):
     async def cancel_trip(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
         trip_id: FromPath[UUID],
@@ -191,7 +210,7 @@ class TripController(Controller):
     ) -> Trip:
         """Cancel a trip, with a reason every applicant is told; cancelled is final."""
         return await trip_lifecycle.cancel_trip(
-            conn, trip_id, account.account_id, data.reason, languages
+            conn, settings.public_url, trip_id, account.account_id, data.reason, languages
         )
 
     @post(
@@ -202,12 +221,15 @@ class TripController(Controller):
     async def complete_trip(
         self,
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
         trip_id: FromPath[UUID],
     ) -> Trip:
         """Mark a trip that has started as completed."""
-        return await trip_lifecycle.complete_trip(conn, trip_id, account.account_id, languages)
+        return await trip_lifecycle.complete_trip(
+            conn, settings.public_url, trip_id, account.account_id, languages
+        )
 
     # ------------------------------------------------------------ co-hosts
 
@@ -457,6 +479,7 @@ class TripController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[asyncpg.Connection],
+        settings: NamedDependency[Settings],
         account: NamedDependency[Caller],
         languages: NamedDependency[list[str]],
         lang: Lang = None,
@@ -465,7 +488,7 @@ class TripController(Controller):
     ) -> Response[MyTripPage]:
         """Your trip applications with their status and trips, by the trip's start."""
         page = await trip_applications.list_my_trips(
-            conn, account.account_id, cursor, limit, languages
+            conn, settings.public_url, account.account_id, cursor, limit, languages
         )
         return Response(
             page,

@@ -56,17 +56,25 @@ async def _cancel_rides(conn: asyncpg.Connection, after: asyncpg.Record) -> None
 
 
 async def publish_event(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    event_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Event:
     """draft → published."""
     after = await transition(
         EVENTS, conn, event_id, account_id, _TO_PUBLISHED, topic="event.updated"
     )
-    return event_view(after, languages)
+    return event_view(after, languages, public_url=public_url)
 
 
 async def postpone_event(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    event_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Event:
     """published → postponed (new date not known yet); RSVPs are kept and told."""
     after = await transition(
@@ -78,11 +86,12 @@ async def postpone_event(
         topic="event.updated",
         notify=_tell_postponed,
     )
-    return event_view(after, languages)
+    return event_view(after, languages, public_url=public_url)
 
 
 async def cancel_event(
     conn: asyncpg.Connection,
+    public_url: str | None,
     event_id: UUID,
     account_id: UUID | None,
     reason: str,
@@ -100,4 +109,4 @@ async def cancel_event(
         notify=_tell_cancelled,
         then=_cancel_rides,
     )
-    return event_view(after, languages)
+    return event_view(after, languages, public_url=public_url)

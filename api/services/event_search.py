@@ -85,6 +85,7 @@ async def _nearest_first(
 
 async def list_events(
     conn: asyncpg.Connection,
+    public_url: str | None,
     account_id: UUID | None,
     query: EventQuery,
     cursor: str | None,
@@ -155,4 +156,7 @@ async def list_events(
         if by_relevance
         else (lambda r: (r["starts_at"], r["id"])),
     )
-    return EventPage(items=[event_view(r, languages) for r in page], next_cursor=next_cursor)
+    return EventPage(
+        items=[event_view(r, languages, public_url=public_url) for r in page],
+        next_cursor=next_cursor,
+    )

@@ -35,7 +35,7 @@ from schemas.events import (
     EventLinks,
     EventPatch,
 )
-from schemas.feeds import FeedLinks, feed_links, feed_links_for, request_public_url
+from schemas.feeds import FeedLinks, feed_links, feed_links_for
 from schemas.problems import FieldError
 
 #: a change to any of these is a change a calendar shows: `sequence` rises
@@ -110,12 +110,14 @@ def _counts(row: asyncpg.Record, organizer: bool) -> Counts:
     )
 
 
-def event_feeds(row: asyncpg.Record, share_url: str | None = None) -> FeedLinks | None:
+def event_feeds(
+    row: asyncpg.Record, public_url: str | None, share_url: str | None = None
+) -> FeedLinks | None:
     """Subscribe links: public events by id, private ones only through their share link."""
     if share_url is not None:
         return feed_links_for(share_url + "/calendar.ics")
     if row["visibility"] == "public" and row["status"] != "draft":
-        return feed_links(f"/v1/events/{row['id']}/calendar.ics")
+        return feed_links(public_url, f"/v1/events/{row['id']}/calendar.ics")
     return None
 
 
@@ -123,6 +125,7 @@ def event_view(
     row: asyncpg.Record,
     languages: Sequence[str],
     *,
+    public_url: str | None,
     confirmed: bool | None = None,
     share_url: str | None = None,
     feed_share_url: str | None = None,
@@ -189,7 +192,7 @@ def event_view(
             org=f"/v1/orgs/{row['org_slug']}",
             series=f"/v1/series/{row['series_id']}" if row["series_id"] else None,
         ),
-        feeds=event_feeds(row, share_url or feed_share_url),
+        feeds=event_feeds(row, public_url, share_url or feed_share_url),
     )
 
 
@@ -199,12 +202,17 @@ async def event_view_for(
     account_id: UUID | None,
     languages: Sequence[str],
     *,
+    public_url: str | None,
     confirmed: bool | None = None,
 ) -> Event | None:
     """The event as `account_id` (None: anonymous) sees it, ignoring visibility rules (the
     caller already decided the event may be shown, e.g. behind an RSVP manage link)."""
     row = await events.select_event(conn, event_id, account_id)
-    return None if row is None else event_view(row, languages, confirmed=confirmed)
+    return (
+        None
+        if row is None
+        else event_view(row, languages, public_url=public_url, confirmed=confirmed)
+    )
 
 
 # ---------------------------------------------------------------- values and rules
@@ -426,20 +434,33 @@ async def create_event(
     )
     row = await reload(conn, event_id, account_id)
     await outbox(conn, row, "event.created")
-    return event_view(row, languages, share_url=share_url(public_url, token) if token else None)
+    return event_view(
+        row,
+        languages,
+        public_url=public_url,
+        share_url=share_url(public_url, token) if token else None,
+    )
 
 
 async def get_event(
-    conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str,
+    event_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Event:
     row = await events.select_event(conn, event_id, account_id)
     if row is None or not access.can_view(row):
         raise NotFound(NOT_VISIBLE)
-    return event_view(row, languages)
+    return event_view(row, languages, public_url=public_url)
 
 
 async def get_shared_event(
-    conn: asyncpg.Connection, token: str, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str,
+    token: str,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Event:
     """A private event through its share link (drafts stay hidden until published)."""
     row = await events.select_event_by_share_hash(conn, share_token_hash(token), account_id)
@@ -447,9 +468,8 @@ async def get_shared_event(
         raise NotFound(
             "This share link is unknown, was rotated, or the event is not published yet."
         )
-    base = request_public_url.get()
     return event_view(
-        row, languages, feed_share_url=share_url(base, token) if base is not None else None
+        row, languages, public_url=public_url, feed_share_url=share_url(public_url, token)
     )
 
 
@@ -518,7 +538,7 @@ async def update_event(
         await outbox(conn, after, "event.updated")
     else:
         after = row
-    return event_view(after, languages, share_url=share)
+    return event_view(after, languages, public_url=public_url, share_url=share)
 
 
 async def delete_event(conn: asyncpg.Connection, event_id: UUID, account_id: UUID | None) -> None:
@@ -554,7 +574,9 @@ async def rotate_share_link(
     await events.update_share_token_hash(conn, event_id, token_hash)
     after = await reload(conn, event_id, account_id)
     await outbox(conn, after, "event.updated")
-    return event_view(after, languages, share_url=share_url(public_url, token))
+    return event_view(
+        after, languages, public_url=public_url, share_url=share_url(public_url, token)
+    )
 
 
 async def notify_revealed_locations(conn: asyncpg.Connection, limit: int = 100) -> int:

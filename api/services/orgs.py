@@ -40,7 +40,7 @@ def check_timezone(name: str, pointer: str = "#/timezone") -> None:
         ) from None
 
 
-def _org(record: asyncpg.Record) -> Org:
+def _org(record: asyncpg.Record, public_url: str | None) -> Org:
     org = msgspec.convert(
         {
             k: record[k]
@@ -58,7 +58,7 @@ def _org(record: asyncpg.Record) -> Org:
         },
         Org,
     )
-    org.feeds = feed_links(f"/v1/orgs/{record['slug']}/calendar.ics")
+    org.feeds = feed_links(public_url, f"/v1/orgs/{record['slug']}/calendar.ics")
     return org
 
 
@@ -75,7 +75,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def create_org(conn: asyncpg.Connection, account_id: UUID, data: OrgCreate) -> Org:
+async def create_org(
+    conn: asyncpg.Connection, public_url: str | None, account_id: UUID, data: OrgCreate
+) -> Org:
     check_timezone(data.timezone)
     record = await orgs.insert_org(
         conn, data.slug, data.name.strip(), data.timezone, data.description, data.website
@@ -83,38 +85,47 @@ async def create_org(conn: asyncpg.Connection, account_id: UUID, data: OrgCreate
     if record is None:
         raise Conflict(f"The slug {data.slug!r} is taken; choose another.")
     await orgs.insert_membership(conn, record["id"], account_id, "owner")
-    return _org(record)
+    return _org(record, public_url)
 
 
-async def get_org(conn: asyncpg.Connection, slug: str) -> Org:
+async def get_org(conn: asyncpg.Connection, public_url: str | None, slug: str) -> Org:
     record = await orgs.select_org(conn, slug)
     if record is None:
         raise NotFound(f"No organization has the slug {slug!r}.")
-    return _org(record)
+    return _org(record, public_url)
 
 
 async def list_orgs(
-    conn: asyncpg.Connection, q: str | None, cursor: str | None, limit: int
+    conn: asyncpg.Connection, public_url: str | None, q: str | None, cursor: str | None, limit: int
 ) -> OrgPage:
     after = decode_cursor(cursor, tuple[str, UUID])
     rows = await orgs.select_orgs(conn, _escape_like(q) if q else None, after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["sort_name"], r["id"]))
-    return OrgPage(items=[_org(r) for r in page], next_cursor=next_cursor)
+    return OrgPage(items=[_org(r, public_url) for r in page], next_cursor=next_cursor)
 
 
 async def list_my_orgs(
-    conn: asyncpg.Connection, account_id: UUID, cursor: str | None, limit: int
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    account_id: UUID,
+    cursor: str | None,
+    limit: int,
 ) -> MyOrgPage:
     after = decode_cursor(cursor, tuple[str, UUID])
     rows = await orgs.select_account_orgs(conn, account_id, after, limit + 1)
     page, next_cursor = split_page(rows, limit, lambda r: (r["sort_name"], r["id"]))
     return MyOrgPage(
-        items=[MyOrg(org=_org(r), role=r["role"]) for r in page], next_cursor=next_cursor
+        items=[MyOrg(org=_org(r, public_url), role=r["role"]) for r in page],
+        next_cursor=next_cursor,
     )
 
 
 async def update_org(
-    conn: asyncpg.Connection, slug: str, account_id: UUID | None, data: OrgPatch
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    slug: str,
+    account_id: UUID | None,
+    data: OrgPatch,
 ) -> Org:
     org = await require_org_role(conn, slug, account_id, "organizer")
     if isinstance(data.timezone, str):
@@ -142,7 +153,7 @@ async def update_org(
             org["id"],
             {"from": org["require_two_factor"], "to": require_two_factor},
         )
-    return _org(record)
+    return _org(record, public_url)
 
 
 def _check_two_factor_change(org: asyncpg.Record, wanted: bool) -> bool:

@@ -61,6 +61,7 @@ def _series_view(
     series: asyncpg.Record,
     rows: Sequence[asyncpg.Record],
     languages: Sequence[str],
+    public_url: str | None,
     share_urls: Mapping[UUID, str] | None = None,
 ) -> Series:
     share_urls = share_urls or {}
@@ -75,7 +76,10 @@ def _series_view(
         created_at=series["created_at"],
         updated_at=series["updated_at"],
         occurrences=[
-            event_rules.event_view(r, languages, share_url=share_urls.get(r["id"])) for r in rows
+            event_rules.event_view(
+                r, languages, public_url=public_url, share_url=share_urls.get(r["id"])
+            )
+            for r in rows
         ],
     )
 
@@ -163,11 +167,15 @@ async def create_series(
     series = await events.select_series(conn, series_id)
     assert series is not None
     rows = await events.select_series_events(conn, series_id, account_id)
-    return _series_view(series, rows, languages, share_urls)
+    return _series_view(series, rows, languages, public_url, share_urls)
 
 
 async def get_series(
-    conn: asyncpg.Connection, series_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    series_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Series:
     """The series with the occurrences the caller may see; 404 when they may see none."""
     series = await events.select_series(conn, series_id)
@@ -175,7 +183,7 @@ async def get_series(
     visible = [r for r in rows if can_view(r)]
     if series is None or not visible:
         raise NotFound("No series has this id, or it is not visible to you.")
-    return _series_view(series, visible, languages)
+    return _series_view(series, visible, languages, public_url)
 
 
 def _shifted_patch(
@@ -244,4 +252,4 @@ async def update_occurrences(
             languages,
         )
     await events.touch_series(conn, series_id)
-    return await get_series(conn, series_id, account_id, languages)
+    return await get_series(conn, public_url, series_id, account_id, languages)

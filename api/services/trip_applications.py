@@ -223,6 +223,7 @@ async def list_applications(
 
 async def list_my_trips(
     conn: asyncpg.Connection,
+    public_url: str | None,
     account_id: UUID,
     cursor: str | None,
     limit: int,
@@ -244,7 +245,7 @@ async def list_my_trips(
         items.append(
             MyTrip(
                 application=application_view(record, position),
-                trip=trip_view(trip_rows[record["trip_id"]], languages),
+                trip=trip_view(trip_rows[record["trip_id"]], languages, public_url=public_url),
             )
         )
     return MyTripPage(items=items, next_cursor=next_cursor)

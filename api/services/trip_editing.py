@@ -187,6 +187,7 @@ def check_rules(values: Row) -> None:
 
 async def create_trip(
     conn: asyncpg.Connection,
+    public_url: str | None,
     slug: str,
     account_id: UUID | None,
     data: TripCreate,
@@ -199,17 +200,24 @@ async def create_trip(
     trip_id = await hosts.insert_hosted(conn, "trip", org["id"], account_id, values)
     row = await reload(conn, trip_id, account_id)
     await outbox(conn, row, "trip.created")
-    return trip_view(row, languages)
+    return trip_view(row, languages, public_url=public_url)
 
 
 async def get_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    trip_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Trip:
-    return trip_view(await visible_trip(conn, trip_id, account_id), languages)
+    return trip_view(
+        await visible_trip(conn, trip_id, account_id), languages, public_url=public_url
+    )
 
 
 async def list_org_trips(
     conn: asyncpg.Connection,
+    public_url: str | None,
     slug: str,
     account_id: UUID | None,
     *,
@@ -232,11 +240,15 @@ async def list_org_trips(
         limit=limit + 1,
     )
     page, next_cursor = split_page(rows, limit, lambda r: (r["starts_at"], r["id"]))
-    return TripPage(items=[trip_view(r, languages) for r in page], next_cursor=next_cursor)
+    return TripPage(
+        items=[trip_view(r, languages, public_url=public_url) for r in page],
+        next_cursor=next_cursor,
+    )
 
 
 async def update_trip(
     conn: asyncpg.Connection,
+    public_url: str | None,
     trip_id: UUID,
     account_id: UUID | None,
     data: TripPatch,
@@ -282,7 +294,7 @@ async def update_trip(
         status = "full" if row["places_taken"] >= new["capacity"] else "open"
         status = None if status == row["status"] else status
     if not changed and status is None:
-        return trip_view(row, languages)
+        return trip_view(row, languages, public_url=public_url)
     await hosts.update_hosted(
         conn, "trip", trip_id, new, bump_sequence=bool(changed & CALENDAR_COLUMNS), status=status
     )
@@ -298,4 +310,4 @@ async def update_trip(
     if changed & {"starts_at", "ends_at"}:
         await flag_rides_for_trip(conn, trip_id)
     await outbox(conn, after, "trip.updated")
-    return trip_view(after, languages)
+    return trip_view(after, languages, public_url=public_url)

@@ -67,23 +67,32 @@ async def _cancel_rides(conn: asyncpg.Connection, after: asyncpg.Record) -> None
 
 
 async def open_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    trip_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Trip:
     """draft or closed → open (full when every place is already taken)."""
     after = await transition(TRIPS, conn, trip_id, account_id, _to_open, topic="trip.updated")
-    return trip_view(after, languages)
+    return trip_view(after, languages, public_url=public_url)
 
 
 async def close_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    trip_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Trip:
     """open or full → closed: no new applications; decisions on existing ones go on."""
     after = await transition(TRIPS, conn, trip_id, account_id, _TO_CLOSED, topic="trip.updated")
-    return trip_view(after, languages)
+    return trip_view(after, languages, public_url=public_url)
 
 
 async def cancel_trip(
     conn: asyncpg.Connection,
+    public_url: str | None,
     trip_id: UUID,
     account_id: UUID | None,
     reason: str,
@@ -101,12 +110,16 @@ async def cancel_trip(
         notify=_tell_cancelled,
         then=_cancel_rides,
     )
-    return trip_view(after, languages)
+    return trip_view(after, languages, public_url=public_url)
 
 
 async def complete_trip(
-    conn: asyncpg.Connection, trip_id: UUID, account_id: UUID | None, languages: Sequence[str]
+    conn: asyncpg.Connection,
+    public_url: str | None,
+    trip_id: UUID,
+    account_id: UUID | None,
+    languages: Sequence[str],
 ) -> Trip:
     """open, full or closed → completed, once the trip has started."""
     after = await transition(TRIPS, conn, trip_id, account_id, _to_completed, topic="trip.updated")
-    return trip_view(after, languages)
+    return trip_view(after, languages, public_url=public_url)

@@ -65,7 +65,7 @@ def trip_language(row: Row, languages: Sequence[str]) -> str:
     return choose_language(available, languages) or next(iter(title), "und")
 
 
-def trip_view(row: Row, languages: Sequence[str]) -> Trip:
+def trip_view(row: Row, languages: Sequence[str], *, public_url: str | None) -> Trip:
     """The Trip JSON for a row from db.queries.trips (which carries the caller's standing)."""
     lang = trip_language(row, languages)
     mine = (
@@ -117,7 +117,7 @@ def trip_view(row: Row, languages: Sequence[str]) -> Trip:
             itinerary=f"/v1/trips/{row['id']}/itinerary",
             applications=f"/v1/trips/{row['id']}/applications",
         ),
-        feeds=feed_links(f"/v1/trips/{row['id']}/calendar.ics")
+        feeds=feed_links(public_url, f"/v1/trips/{row['id']}/calendar.ics")
         if row["visibility"] == "public" and row["status"] != "draft"
         else None,
     )
