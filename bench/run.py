@@ -342,7 +342,7 @@ async def pipeline_ceiling(url: str, duration: int) -> Result:
         async with pool.acquire() as conn:
             started = time.perf_counter()
             while time.perf_counter() - started < duration:
-                page = await list_events(conn, None, EventQuery(), None, 50, ["en"])
+                page = await list_events(conn, None, None, EventQuery(), None, 50, ["en"])
                 msgspec.json.encode(page)
                 count += 1
             elapsed = time.perf_counter() - started

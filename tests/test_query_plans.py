@@ -127,14 +127,14 @@ def assert_index_only(conn: ExplainingConnection) -> None:
     ids=["first-page", "near", "text", "text-syntax", "tag", "kind"],
 )
 async def test_public_list_plans_use_indexes(explaining, query):
-    page = await event_service.list_events(explaining, None, query, None, 50, ["en"])
+    page = await event_service.list_events(explaining, None, None, query, None, 50, ["en"])
     assert page.items
     assert_index_only(explaining)
 
 
 async def test_the_first_page_reads_about_a_page_of_events(explaining):
     page = await event_service.list_events(
-        explaining, None, event_service.EventQuery(), None, 50, ["en"]
+        explaining, None, None, event_service.EventQuery(), None, 50, ["en"]
     )
     assert len(page.items) == 50
     assert_reads_at_most(explaining, 500)
@@ -143,7 +143,7 @@ async def test_the_first_page_reads_about_a_page_of_events(explaining):
 async def test_signed_in_list_plan_uses_indexes(explaining):
     account = await explaining._conn.fetchval("SELECT gen_random_uuid()")
     await event_service.list_events(
-        explaining, account, event_service.EventQuery(), None, 50, ["en"]
+        explaining, None, account, event_service.EventQuery(), None, 50, ["en"]
     )
     assert_index_only(explaining)
     assert_reads_at_most(explaining, 500)
