@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 from datetime import datetime
 
+from api.negotiation import accept_weights
 from schemas.privacy import HeldTable, PrivacyReport, ScheduledPurge
 
 MAX_LINES = 60
@@ -21,19 +22,7 @@ def wants_text(accept: str | None) -> bool:
     """Whether the Accept header prefers text/plain to JSON (a missing header means JSON)."""
     if not accept:
         return False
-    best: dict[str, float] = {}
-    for part in accept.split(",")[:20]:
-        media, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        key = media.strip().lower()
-        best[key] = max(q, best.get(key, 0.0))
+    best = accept_weights(accept)
     text = best.get("text/plain", 0.0)
     json = max(best.get("application/json", 0.0), best.get("*/*", 0.0))
     return text > 0 and text >= json

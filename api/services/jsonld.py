@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from api.negotiation import accept_weights
 from db.queries import partner_sync
 from schemas.events import Event
 
@@ -25,18 +26,7 @@ def wants_jsonld(accept: str | None) -> bool:
     """Whether the Accept header prefers JSON-LD to plain JSON."""
     if not accept:
         return False
-    best: dict[str, float] = {}
-    for part in accept.split(",")[:20]:
-        media, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        best[media.strip().lower()] = max(q, best.get(media.strip().lower(), 0.0))
+    best = accept_weights(accept)
     ld = best.get(MEDIA_TYPE, 0.0)
     return ld > 0 and ld >= best.get("application/json", 0.0)
 
